@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { AppError, NotFoundError } from '../errors.ts';
+import type { Db } from '../storage/postgres/db.ts';
+import type { ClientRow } from '../storage/postgres/database.ts';
+import { deleteClient, findClientById, insertClient, listClients as listClientRows } from '../storage/postgres/clients.queries.ts';
+import { checkRedirectUri, usesCustomScheme } from './redirect-uris.ts';
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/** What an operator asks for; everything but `id` has a safe default. */
+export interface ClientInput {
+  id: string;
+  /** Confidential clients only; generated (32 random bytes, base64url) when absent. */
+  secret?: string | undefined;
+  redirectUris?: readonly string[] | undefined;
+  postLogoutRedirectUris?: readonly string[] | undefined;
+  /** Default: authorization_code and refresh_token. */
+  grantTypes?: readonly string[] | undefined;
+  authMethod?: string | undefined;
+  /** Space-separated; default "openid email profile" (+ offline_access with refresh_token). */
+  scope?: string | undefined;
+  /** No secret, token_endpoint_auth_method none (SPAs and native apps). */
+  public?: boolean | undefined;
+  /** application_type native (RFC 8252); implied by a custom-scheme redirect URI. */
+  native?: boolean | undefined;
+  name?: string | undefined;
+}
+
+/** oidc-provider client metadata, exactly as stored in clients.metadata. */
+export interface ClientMetadata {
+  client_id: string;
+  client_name?: string;
+  application_type: 'web' | 'native';
+  client_secret?: string;
+  token_endpoint_auth_method: AuthMethod;
+  grant_types: GrantType[];
+  response_types: string[];
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  scope: string;
+}
+
+/** A client as shown to operators: the secret never leaves the database after `add`. */
+export type ClientView = Omit<ClientMetadata, 'client_secret'> & { has_secret: boolean; created_at: string; updated_at: string };
+
+/** The input cannot make a valid client; `problems` lists every reason at once. */
+export class InvalidClientError extends AppError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(400, 'invalid_client_metadata', `invalid client:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export class ClientExistsError extends AppError {
+  constructor(id: string) {
+    super(409, 'client_exists', `a client with id "${id}" already exists`);
+  }
+}
+
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** A hand-picked secret is the client's only credential (and its HMAC key for HS* algorithms): make it long. */
+const MIN_SECRET_LENGTH = 32;
+
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function includes<T extends string>(values: readonly T[], value: string): value is T {
+  return (values as readonly string[]).includes(value);
+}
+
+/**
+ * Validates an operator's input and turns it into oidc-provider metadata. A confidential client without
+ * a given secret gets a generated one (in `client_secret`; the caller shows it once).
+ * @throws InvalidClientError listing every problem.
+ */
+export function buildClientMetadata(input: ClientInput): ClientMetadata {
+  const problems: string[] = [];
+  if (!ID_PATTERN.test(input.id)) problems.push('id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+
+  const authMethod = input.authMethod ?? (input.public ? 'none' : 'client_secret_basic');
+  if (!includes(AUTH_METHODS, authMethod)) problems.push(`auth method "${authMethod}" is not one of ${AUTH_METHODS.join(', ')}`);
+  const isPublic = Boolean(input.public) || authMethod === 'none';
+  if (input.public && authMethod !== 'none') problems.push(`a public client authenticates with "none", not "${authMethod}"`);
+  if (isPublic && input.secret !== undefined) problems.push('a public client has no secret');
+  if (!isPublic && input.secret !== undefined && input.secret.length < MIN_SECRET_LENGTH) {
+    problems.push(`a client secret needs at least ${MIN_SECRET_LENGTH} characters (leave it out to generate one)`);
+  }
+
+  const grantTypes = [...new Set(input.grantTypes ?? ['authorization_code', 'refresh_token'])];
+  const grants = grantTypes.filter((grant): grant is GrantType => includes(GRANT_TYPES, grant));
+  for (const grant of grantTypes) {
+    if (!includes(GRANT_TYPES, grant)) problems.push(`grant type "${grant}" is not one of ${GRANT_TYPES.join(', ')}`);
+  }
+  if (grantTypes.length === 0) problems.push('at least one grant type is needed');
+  const codeFlow = grants.includes('authorization_code');
+  if (grants.includes('client_credentials') && isPublic) problems.push('client_credentials needs a confidential client (not --public)');
+  if (grants.includes('refresh_token') && !codeFlow) problems.push('refresh_token is only issued with authorization_code');
+
+  const redirectUris = [...new Set(input.redirectUris ?? [])];
+  const postLogoutUris = [...new Set(input.postLogoutRedirectUris ?? [])];
+  if (codeFlow && redirectUris.length === 0) problems.push('authorization_code needs at least one redirect URI');
+  if (!codeFlow && redirectUris.length + postLogoutUris.length > 0) {
+    problems.push('redirect URIs are only used by authorization_code clients');
+  }
+  const native = Boolean(input.native) || [...redirectUris, ...postLogoutUris].some(usesCustomScheme);
+  if (native && !isPublic) problems.push('native apps (--native or a custom-scheme URI) cannot keep a secret: add --public');
+  for (const uri of redirectUris) problems.push(...checkRedirectUri(uri, 'redirect URI', { native }));
+  for (const uri of postLogoutUris) problems.push(...checkRedirectUri(uri, 'post-logout redirect URI', { native }));
+
+  const defaultScope = `openid email profile${grants.includes('refresh_token') ? ' offline_access' : ''}`;
+  const scopes = [...new Set((input.scope ?? defaultScope).split(/\s+/).filter(Boolean))];
+  if (scopes.length === 0) problems.push('scope must name at least one scope');
+  for (const scope of scopes) if (!SCOPE_TOKEN.test(scope)) problems.push(`scope "${scope}" has characters a scope cannot have`);
+  const name = input.name?.trim();
+  if (name !== undefined && (name.length === 0 || name.length > 200)) problems.push('name must be 1-200 characters');
+
+  if (problems.length > 0) throw new InvalidClientError(problems);
+  return {
+    client_id: input.id,
+    ...(name ? { client_name: name } : {}),
+    application_type: native ? 'native' : 'web',
+    ...(isPublic ? {} : { client_secret: input.secret ?? generateClientSecret() }),
+    token_endpoint_auth_method: authMethod as AuthMethod,
+    grant_types: grants,
+    response_types: codeFlow ? ['code'] : [],
+    redirect_uris: redirectUris,
+    post_logout_redirect_uris: postLogoutUris,
+    scope: scopes.join(' '),
+  };
+}
+
+/** Fixed key order: jsonb stores keys in its own order, and operators read `show` top-down. */
+export function toClientView(row: ClientRow): ClientView {
+  const metadata = row.metadata as unknown as ClientMetadata;
+  return {
+    client_id: metadata.client_id,
+    ...(metadata.client_name === undefined ? {} : { client_name: metadata.client_name }),
+    application_type: metadata.application_type,
+    token_endpoint_auth_method: metadata.token_endpoint_auth_method,
+    has_secret: typeof metadata.client_secret === 'string' && metadata.client_secret.length > 0,
+    grant_types: metadata.grant_types,
+    response_types: metadata.response_types,
+    redirect_uris: metadata.redirect_uris,
+    post_logout_redirect_uris: metadata.post_logout_redirect_uris,
+    scope: metadata.scope,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
+}
+
+/**
+ * Registers a client. `generatedSecret` is set only when the secret was made here: the one moment it
+ * may be shown, since list/show never return it.
+ * @throws InvalidClientError for bad input; ClientExistsError when the id is taken.
+ */
+export async function addClient(db: Db, input: ClientInput): Promise<{ client: ClientView; generatedSecret: string | undefined }> {
+  const metadata = buildClientMetadata(input);
+  if (await findClientById(db, metadata.client_id)) throw new ClientExistsError(metadata.client_id);
+  let row: ClientRow;
+  try {
+    row = await insertClient(db, metadata.client_id, { ...metadata });
+  } catch (error) {
+    // Another process registered the same id between the check and the insert.
+    if ((error as { code?: unknown }).code === '23505') throw new ClientExistsError(metadata.client_id);
+    throw error;
+  }
+  const generatedSecret = input.secret === undefined ? metadata.client_secret : undefined;
+  return { client: toClientView(row), generatedSecret };
+}
+
+export async function listClients(db: Db): Promise<ClientView[]> {
+  return (await listClientRows(db)).map(toClientView);
+}
+
+/** @throws NotFoundError when there is no such client. */
+export async function showClient(db: Db, id: string): Promise<ClientView> {
+  const row = await findClientById(db, id);
+  if (!row) throw new NotFoundError(`no client with id "${id}"`);
+  return toClientView(row);
+}
+
+/** @throws NotFoundError when there is no such client. */
+export async function removeClient(db: Db, id: string): Promise<void> {
+  // Looked up first rather than trusting the delete's row count, which the embedded driver reports as 0.
+  if (!(await findClientById(db, id))) throw new NotFoundError(`no client with id "${id}"`);
+  await deleteClient(db, id);
+}

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Koa from 'koa';
+import Router from '@koa/router';
+import helmet from 'koa-helmet';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Config } from './config/load.ts';
+import { createLogger } from './logger.ts';
+import { errorHandler } from './http/error-handler.ts';
+import { healthRouter, type ReadinessCheck } from './http/health.ts';
+import { requestContext } from './http/middleware/request-context.ts';
+import { createRenderer, viewsDir } from './http/render.ts';
+import { interactionRouter } from './interactions/router.ts';
+import { createFindAccount } from './oidc/find-account.ts';
+import { createProviderPages } from './oidc/pages.ts';
+import { createProviderHolder, type ProviderHolder } from './oidc/provider.ts';
+import { createPasswordHasher, type PasswordHasher } from './security/passwords.ts';
+import type { AdapterFactory } from './storage/oidc-adapter.ts';
+import { createClientsAdapter } from './storage/postgres/clients-adapter.ts';
+import { openDatabase, type DatabaseHandle, type Db } from './storage/postgres/db.ts';
+import { migrateToLatest, pendingMigrations } from './storage/postgres/migrate.ts';
+import { createPostgresAdapterFactory } from './storage/postgres/oidc-adapter.ts';
+import { createRedisClient } from './storage/redis/client.ts';
+import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
+import { demoRouter } from './demo/router.ts';
+
+export interface GatehouseApp {
+  readonly config: Config;
+  readonly koa: Koa;
+  readonly db: Db;
+  readonly logger: Logger;
+  readonly hasher: PasswordHasher;
+  provider(): Provider;
+  readonly keys: Pick<ProviderHolder, 'refresh'>;
+  /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Apply pending migrations before anything reads the database (development and tests; production runs `gatehouse migrate`). */
+  migrate?: boolean;
+}
+
+const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8');
+
+/** Composition root: builds every piece from the config and wires them together. No logic lives here. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
+  const logger = options.logger ?? createLogger(config);
+  const database: DatabaseHandle = await openDatabase(config.database);
+  const redis = config.redis ? createRedisClient(config.redis.url) : undefined;
+  try {
+    const { db } = database;
+    if (options.migrate) {
+      const applied = await migrateToLatest(db);
+      for (const result of applied.results ?? []) logger.info({ migration: result.migrationName }, 'migration applied');
+    }
+    const render = createRenderer({ cache: config.env !== 'development' });
+    const hasher = await createPasswordHasher(config.argon2);
+    const clients = createClientsAdapter(db);
+    const models: AdapterFactory = redis
+      ? createRedisAdapterFactory(redis, config.redis!.keyPrefix)
+      : createPostgresAdapterFactory(db);
+    const adapter: AdapterFactory = (model) => (model === 'Client' ? clients : models(model));
+    const holder = await createProviderHolder(
+      config,
+      db,
+      { adapter, findAccount: createFindAccount(db), pages: createProviderPages(render) },
+      logger,
+    );
+
+    const checks: ReadinessCheck[] = [
+      { name: 'database', check: async () => void (await db.selectNoFrom((eb) => eb.val(1).as('one')).execute()) },
+      {
+        name: 'migrations',
+        check: async () => {
+          const pending = await pendingMigrations(db);
+          return pending.length ? `pending: ${pending.join(', ')}` : undefined;
+        },
+      },
+    ];
+    if (redis) checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
+
+    const https = config.issuer.startsWith('https:');
+    const koa = new Koa({ proxy: config.trustProxy, keys: [...config.cookieSecrets] });
+    koa.silent = true; // errors are logged by errorHandler; Koa's default would print stacks to stderr
+    koa.use(requestContext(logger, config.trustProxy));
+    koa.use(
+      helmet({
+        contentSecurityPolicy: {
+          directives: {
+            'default-src': ["'self'"],
+            'script-src': ["'self'"],
+            'img-src': ["'self'", 'data:', 'https:'],
+            // form-action would also block the redirect back to the client after a form POST (Chrome checks redirects).
+            'form-action': null,
+            'upgrade-insecure-requests': https ? [] : null,
+          },
+        },
+        // HSTS only means something over https; on an http dev issuer it would only confuse browsers.
+        strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+        // The interaction pages must not be framed; RPs embed nothing of ours.
+        frameguard: { action: 'deny' },
+      }),
+    );
+    koa.use(errorHandler(render, logger));
+
+    const own = new Router();
+    own.get('/assets/gatehouse.css', (ctx) => {
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = stylesheet;
+    });
+    koa.use(own.routes());
+    koa.use(healthRouter(checks).routes());
+    const interactions = interactionRouter({ db, hasher, render, provider: holder.current });
+    koa.use(interactions.routes()).use(interactions.allowedMethods());
+    if (config.seedDemo) koa.use(demoRouter(config, render).routes());
+
+    // Everything else is the protocol: hand the raw request to the current oidc-provider instance.
+    const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+    koa.use(async (ctx) => {
+      const provider = holder.current();
+      let handle = handlers.get(provider);
+      if (!handle) handlers.set(provider, (handle = provider.callback()));
+      ctx.respond = false;
+      await handle(ctx.req, ctx.res);
+    });
+
+    return {
+      config,
+      koa,
+      db,
+      logger,
+      hasher,
+      provider: holder.current,
+      keys: holder,
+      async close() {
+        holder.stop();
+        redis?.disconnect();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    redis?.disconnect();
+    await database.close();
+    throw error;
+  }
+}

@@ -1,0 +1,98 @@
+import { addClient, listClients, removeClient, showClient, type ClientView } from '../admin/clients.ts';
+import { UsageError } from '../errors.ts';
+import {
+  formatTable,
+  noPositionals,
+  onePositional,
+  parseOptions,
+  print,
+  printJson,
+  withDatabase,
+  type CliIo,
+} from './context.ts';
+
+function splitList(value: string | undefined): string[] | undefined {
+  return value === undefined ? undefined : value.split(',').map((item) => item.trim()).filter(Boolean);
+}
+
+function describeClient(client: ClientView): string {
+  return Object.entries(client)
+    .map(([key, value]) => {
+      const text = Array.isArray(value) ? (value.length > 0 ? value.join(' ') : '(none)') : String(value);
+      return `${key}: ${text}`;
+    })
+    .join('\n');
+}
+
+async function add(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(args, {
+    id: { type: 'string' },
+    secret: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
+    'grant-types': { type: 'string' },
+    'auth-method': { type: 'string' },
+    scope: { type: 'string' },
+    public: { type: 'boolean' },
+    native: { type: 'boolean' },
+    name: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  noPositionals(positionals);
+  if (values.id === undefined) throw new UsageError('client add needs --id');
+  const input = {
+    id: values.id,
+    secret: values.secret,
+    redirectUris: values['redirect-uri'],
+    postLogoutRedirectUris: values['post-logout-redirect-uri'],
+    grantTypes: splitList(values['grant-types']),
+    authMethod: values['auth-method'],
+    scope: values.scope,
+    public: values.public,
+    native: values.native,
+    name: values.name,
+  };
+  const { client, generatedSecret } = await withDatabase(io, ({ db }) => addClient(db, input));
+  if (values.json) {
+    printJson(io, generatedSecret === undefined ? client : { ...client, client_secret: generatedSecret });
+    return 0;
+  }
+  print(io, `added client ${client.client_id}\n${describeClient(client)}`);
+  // The one moment the secret is shown: list and show never return it.
+  if (generatedSecret !== undefined) {
+    print(io, `\nclient_secret: ${generatedSecret}\nThis secret is shown only now: store it with the application.`);
+  }
+  return 0;
+}
+
+async function list(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
+  noPositionals(positionals);
+  const clients = await withDatabase(io, ({ db }) => listClients(db));
+  if (values.json) printJson(io, clients);
+  else if (clients.length === 0) print(io, 'no clients');
+  else {
+    const rows = clients.map((c) => [c.client_id, c.client_name ?? '', c.token_endpoint_auth_method, c.grant_types.join(','), c.redirect_uris.join(' ')]);
+    print(io, formatTable([['CLIENT_ID', 'NAME', 'AUTH_METHOD', 'GRANT_TYPES', 'REDIRECT_URIS'], ...rows]));
+  }
+  return 0;
+}
+
+async function show(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
+  const id = onePositional(positionals, 'client id');
+  const client = await withDatabase(io, ({ db }) => showClient(db, id));
+  if (values.json) printJson(io, client);
+  else print(io, describeClient(client));
+  return 0;
+}
+
+async function remove(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseOptions(args, {});
+  const id = onePositional(positionals, 'client id');
+  await withDatabase(io, ({ db }) => removeClient(db, id));
+  print(io, `removed client ${id}`);
+  return 0;
+}
+
+export const clientCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, show, remove };

@@ -1,0 +1,46 @@
+/** The whole help text: every command and option in one screen. */
+export const USAGE = `Usage: gatehouse <command> [options]
+
+Every command reads the same configuration as the server (environment, GATEHOUSE_CONFIG) and applies
+pending migrations first. The embedded store can be used by one process at a time: stop \`npm start\`
+first, or use DATABASE_URL.
+
+Commands:
+  migrate                         Apply pending database migrations and list what ran.
+
+  client add --id ID [options]    Register an OAuth client.
+      --id ID                     1-128 characters of A-Z a-z 0-9 . _ : -
+      --secret S                  Client secret (at least 32 characters); generated and printed once if omitted.
+      --redirect-uri URI          Redirect URI, matched exactly (repeatable; needed for authorization_code).
+      --post-logout-redirect-uri URI
+                                  Where RP-initiated logout may return (repeatable).
+      --grant-types a,b           authorization_code, refresh_token, client_credentials
+                                  (default: authorization_code,refresh_token).
+      --auth-method M             client_secret_basic (default), client_secret_post, or none.
+      --scope "S"                 Allowed scopes (default: "openid email profile", plus offline_access
+                                  when refresh_token is granted).
+      --public                    No secret (browser or native app); auth method none.
+      --native                    A native app (RFC 8252): http://127.0.0.1 redirects may use any port.
+                                  Implied by a custom-scheme redirect URI such as com.example.app:/cb.
+      --name NAME                 Display name shown on the consent page.
+      --json                      Print the client as JSON.
+  client list [--json]            List clients (secrets are never shown).
+  client show ID [--json]         Show one client (secrets are never shown).
+  client remove ID                Delete a client.
+
+  user add --email E [options]    Create an account.
+      --name N                    Display name.
+      --password-stdin            Read the password from stdin (at least 8 characters); without it the
+                                  account has no password.
+      --email-verified            Mark the email address as verified.
+      --json                      Print the account as JSON.
+  user list [--json]              List accounts.
+  user disable --email E          Disable an account; it can no longer sign in.
+
+  keys list [--json]              List signing keys (kid, alg, status, activates_at, remove_after).
+  keys rotate                     Publish a new key per algorithm; it signs after KEY_ACTIVATION_DELAY_SECONDS.
+
+  help, --help, -h                Show this text.
+
+Exit codes: 0 success, 1 failure (configuration, store in use, not found, already exists), 2 usage error.
+`;

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors.ts';
+import { configSchema, type ParsedConfig } from './schema.ts';
+import { loadOrCreateDevSecrets } from './dev-secrets.ts';
+
+export type Environment = ParsedConfig['NODE_ENV'];
+
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string; poolMax: number }
+  /** PGlite in-process; dataDir `memory://` keeps everything in memory (tests). */
+  | { kind: 'embedded'; dataDir: string };
+
+/** The validated, frozen configuration every module receives as a parameter (never a global). */
+export interface Config {
+  readonly env: Environment;
+  readonly port: number;
+  readonly host: string;
+  /** Issuer URL with no trailing slash. */
+  readonly issuer: string;
+  readonly database: DatabaseConfig;
+  readonly dataDir: string;
+  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly cookieSecrets: readonly string[];
+  readonly keyEncryptionKey: Buffer;
+  /** True when secrets were generated (development/test only; production refuses). */
+  readonly secretsGenerated: boolean;
+  readonly logLevel: ParsedConfig['LOG_LEVEL'];
+  readonly trustProxy: boolean;
+  readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+  readonly keys: { readonly activationDelaySeconds: number; readonly refreshSeconds: number };
+  readonly ttl: {
+    readonly accessToken: number;
+    readonly idToken: number;
+    readonly refreshToken: number;
+    readonly session: number;
+    readonly interaction: number;
+  };
+  readonly seedDemo: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function readConfigFile(path: string): Env {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`GATEHOUSE_CONFIG: cannot read ${path} (${(error as Error).message})`]);
+  }
+  const data: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError([`GATEHOUSE_CONFIG: ${path} must hold a mapping of setting names to values`]);
+  }
+  return Object.fromEntries(
+    Object.entries(data).map(([key, value]) => [key, value == null ? undefined : String(value)]),
+  );
+}
+
+/** Empty strings count as unset, as in most twelve-factor tools. */
+function withoutEmpty(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+/**
+ * Parses and checks the whole configuration at once.
+ * @throws ConfigError listing every problem found, never just the first.
+ */
+export function loadConfig(processEnv: Env): Config {
+  const fromFile = processEnv.GATEHOUSE_CONFIG ? readConfigFile(processEnv.GATEHOUSE_CONFIG) : {};
+  const result = configSchema.safeParse({ ...withoutEmpty(fromFile), ...withoutEmpty(processEnv) });
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`),
+    );
+  }
+  const raw = result.data;
+  const problems: string[] = [];
+  const production = raw.NODE_ENV === 'production';
+
+  const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
+  const issuerUrl = new URL(issuer);
+  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+  if (production) {
+    if (!raw.ISSUER) problems.push('ISSUER: required in production');
+    else if (issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
+      problems.push('ISSUER: must use https in production (http is allowed only on loopback)');
+    }
+    if (!raw.DATABASE_URL) {
+      problems.push('DATABASE_URL: required in production (the embedded store is for development only)');
+    }
+    if (!raw.REDIS_URL) problems.push('REDIS_URL: required in production');
+    if (!raw.COOKIE_SECRETS) problems.push('COOKIE_SECRETS: required in production (generated secrets are for development only)');
+    if (!raw.KEY_ENCRYPTION_KEY) problems.push('KEY_ENCRYPTION_KEY: required in production (generated keys are for development only)');
+    if (raw.SEED_DEMO === true) problems.push('SEED_DEMO: the demo client and user cannot be seeded in production');
+  }
+  if (raw.SEED_DEMO === true && raw.DATABASE_URL) {
+    problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const generated =
+    raw.COOKIE_SECRETS && raw.KEY_ENCRYPTION_KEY
+      ? undefined
+      : loadOrCreateDevSecrets(raw.NODE_ENV === 'development' ? raw.DATA_DIR : undefined);
+
+  const config: Config = {
+    env: raw.NODE_ENV,
+    port: raw.PORT,
+    host: raw.HOST,
+    issuer,
+    database: raw.DATABASE_URL
+      ? { kind: 'postgres', url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX }
+      : { kind: 'embedded', dataDir: raw.DATA_DIR },
+    dataDir: raw.DATA_DIR,
+    redis: raw.REDIS_URL ? { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX } : undefined,
+    cookieSecrets: raw.COOKIE_SECRETS ?? generated!.cookieSecrets,
+    keyEncryptionKey: Buffer.from(raw.KEY_ENCRYPTION_KEY ?? generated!.keyEncryptionKey, 'base64'),
+    secretsGenerated: generated !== undefined,
+    logLevel: raw.LOG_LEVEL,
+    trustProxy: raw.TRUST_PROXY,
+    argon2: {
+      memoryCost: raw.ARGON2_MEMORY_KIB,
+      timeCost: raw.ARGON2_TIME_COST,
+      parallelism: raw.ARGON2_PARALLELISM,
+    },
+    keys: {
+      activationDelaySeconds: raw.KEY_ACTIVATION_DELAY_SECONDS,
+      refreshSeconds: raw.KEY_REFRESH_SECONDS,
+    },
+    ttl: {
+      accessToken: raw.ACCESS_TOKEN_TTL,
+      idToken: raw.ID_TOKEN_TTL,
+      refreshToken: raw.REFRESH_TOKEN_TTL,
+      session: raw.SESSION_TTL,
+      interaction: raw.INTERACTION_TTL,
+    },
+    seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
+  };
+  return Object.freeze(config);
+}

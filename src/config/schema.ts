@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/** Environment variables are strings; these helpers turn them into typed values. */
+const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => ['true', '1', 'yes'].includes(value));
+const bool = (fallback: boolean) => flag.default(fallback);
+const list = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .url()
+    .refine((value) => protocols.includes(new URL(value).protocol), {
+      message: `must use ${protocols.join(' or ')}`,
+    })
+    .optional();
+
+/**
+ * Every setting Gatehouse reads, one doc line each. Keys are the environment variable names; the same
+ * keys may come from the YAML/JSON file named by GATEHOUSE_CONFIG (the environment wins).
+ */
+export const configSchema = z.object({
+  /** development | test | production; production turns on every refusal in load.ts. */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** TCP port the HTTP server listens on. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address to bind; 0.0.0.0 in containers, 127.0.0.1 to keep a dev server private. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Public issuer URL, exactly as RPs see it, no trailing slash (default http://localhost:$PORT outside production). */
+  ISSUER: z.string().url().optional(),
+  /** postgres:// URL of the database; unset runs the embedded PGlite store under DATA_DIR (development only). */
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  /** Largest number of pooled Postgres connections per process. */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  /** Folder for the embedded store, generated development secrets and the dev lock. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** redis:// URL for sessions, grants, codes and tokens; unset keeps them in the database. */
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  /** Prefix of every Redis key, so several deployments (or test workers) can share one Redis. */
+  REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
+  /** Comma list of cookie signing secrets (>= 32 chars each); the first signs, all verify (rotate by prepending). */
+  COOKIE_SECRETS: list
+    .pipe(z.array(z.string().min(32, 'each cookie secret needs at least 32 characters')).min(1))
+    .optional(),
+  /** Base64 of 32 random bytes; encrypts private signing keys at rest (AES-256-GCM). */
+  KEY_ENCRYPTION_KEY: z
+    .string()
+    .refine((value) => Buffer.from(value, 'base64').length === 32, {
+      message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)',
+    })
+    .optional(),
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Believe X-Forwarded-* headers (only behind a proxy that sets them). */
+  TRUST_PROXY: bool(false),
+  /** argon2id memory cost in KiB (OWASP minimum 19456). */
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).default(19456),
+  /** argon2id passes. */
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
+  /** argon2id lanes. */
+  ARGON2_PARALLELISM: z.coerce.number().int().min(1).default(1),
+  /** Seconds a key made by `gatehouse keys rotate` is published in JWKS before it signs. */
+  KEY_ACTIVATION_DELAY_SECONDS: int(3600),
+  /** Seconds between checks of the signing keys table by a running server. */
+  KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Access token lifetime in seconds. */
+  ACCESS_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
+  /** ID token lifetime in seconds. */
+  ID_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
+  /** Refresh token lifetime in seconds (rotated on every use). */
+  REFRESH_TOKEN_TTL: z.coerce.number().int().min(1).default(14 * 24 * 3600),
+  /** Sign-in session lifetime in seconds. */
+  SESSION_TTL: z.coerce.number().int().min(1).default(14 * 24 * 3600),
+  /** Seconds a sign-in interaction may take. */
+  INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
+  /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */
+  SEED_DEMO: flag.optional(),
+  /** Optional YAML or JSON file with any of these keys (the environment wins). */
+  GATEHOUSE_CONFIG: z.string().optional(),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,67 @@
+/**
+ * Typed application errors. The one presenter (src/http/error-handler.ts) renders them as a page or JSON;
+ * `expose` says whether `message` may be shown to the client (never for 5xx).
+ */
+export class AppError extends Error {
+  readonly status: number;
+  /** Stable snake_case identifier clients and tests can rely on. */
+  readonly code: string;
+  readonly expose: boolean;
+
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.expose = status < 500;
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'The page you asked for does not exist.') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = 'invalid_request') {
+    super(400, code, message);
+  }
+}
+
+/** The sign-in interaction is missing, expired or in another stage than the request expects. */
+export class InteractionExpiredError extends AppError {
+  constructor() {
+    super(400, 'interaction_expired', 'This sign-in request has expired. Go back to the application and start again.');
+  }
+}
+
+/** Invalid configuration; lists every problem at once so an operator fixes them in one go. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A second process tried to open the embedded store that another process holds. */
+export class StoreLockedError extends Error {
+  constructor(dataDir: string) {
+    super(
+      `The embedded database in ${dataDir} is in use by another Gatehouse process (is \`npm start\` running?). ` +
+        'Stop it first, or point DATABASE_URL at a Postgres server so several processes can share it.',
+    );
+    this.name = 'StoreLockedError';
+  }
+}
+
+/** CLI usage or input problems; printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

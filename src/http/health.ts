@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+
+export interface ReadinessCheck {
+  name: string;
+  /** Resolves when the dependency is usable; rejects (or returns a reason) when it is not. */
+  check(): Promise<string | undefined>;
+}
+
+/**
+ * /healthz: the process is alive (no I/O, so a slow database never gets a healthy pod killed).
+ * /readyz: every dependency answers and migrations are applied; 503 otherwise, so no traffic is sent.
+ */
+export function healthRouter(checks: ReadinessCheck[]): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const results = await Promise.all(
+      checks.map(async ({ name, check }) => {
+        try {
+          const problem = await check();
+          return [name, problem ?? 'ok'] as const;
+        } catch (error) {
+          return [name, `unavailable: ${(error as Error).message}`] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, state]) => state === 'ok');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'unavailable', checks: Object.fromEntries(results) };
+  });
+  return router;
+}

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
+
+const VALID_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * Gives every request an id (a proxy's X-Request-Id is reused only when TRUST_PROXY is on), echoes it in
+ * the response, and logs one line per request with method, path (never the query: it may hold codes or
+ * tokens), status and duration.
+ */
+export function requestContext(logger: Logger, trustProxy: boolean) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const incoming = ctx.get('x-request-id');
+    const requestId = trustProxy && VALID_ID.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ requestId });
+    ctx.state.requestId = requestId;
+    ctx.state.log = log;
+    ctx.set('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+    }
+  };
+}

@@ -1,0 +1,54 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors as oidcErrors } from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+import { InteractionExpiredError } from '../errors.ts';
+import { currentStage, InvalidStageError, type Stage } from './state.ts';
+
+export interface LoadedInteraction {
+  interaction: Interaction;
+  stage: Stage;
+  clientName: string;
+}
+
+/**
+ * Loads the interaction named in the URL and our stage within it.
+ * @throws InteractionExpiredError when the interaction cookie is missing, the interaction expired, the
+ *   URL names another interaction, or the saved stage does not validate (then it is destroyed).
+ */
+export async function loadInteraction(ctx: Context, provider: Provider): Promise<LoadedInteraction> {
+  let interaction: Interaction;
+  try {
+    interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch (error) {
+    if (error instanceof oidcErrors.SessionNotFound) throw new InteractionExpiredError();
+    throw error;
+  }
+  if (interaction.uid !== ctx.params.uid) throw new InteractionExpiredError();
+  let stage: Stage;
+  try {
+    stage = currentStage({
+      prompt: interaction.prompt,
+      session: interaction.session,
+      result: interaction.result as Record<string, unknown> | undefined,
+    });
+  } catch (error) {
+    if (!(error instanceof InvalidStageError)) throw error;
+    await interaction.destroy();
+    throw new InteractionExpiredError();
+  }
+  const clientId = String(interaction.params.client_id ?? '');
+  const client = await provider.Client.find(clientId);
+  return { interaction, stage, clientName: client?.clientName ?? clientId };
+}
+
+/** Ends the current prompt and sends the browser back into the authorization flow (303, never a form re-POST). */
+export async function finishInteraction(
+  ctx: Context,
+  provider: Provider,
+  result: Parameters<Provider['interactionResult']>[2],
+): Promise<void> {
+  const location = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  ctx.status = 303;
+  ctx.redirect(location);
+}

@@ -1,0 +1,55 @@
+import { loadConfig } from './config/load.ts';
+import { createApp } from './app.ts';
+import { seedDemo } from './demo/seed.ts';
+import { ConfigError, StoreLockedError } from './errors.ts';
+import { startServer } from './server.ts';
+
+/** Entry point: loadConfig(process.env) -> createApp(config) -> listen; SIGTERM drains and closes. */
+async function main(): Promise<void> {
+  const started = Date.now();
+  const config = loadConfig(process.env);
+  // Production runs `gatehouse migrate` as its own step (a Helm hook) so replicas never race on DDL.
+  const app = await createApp(config, { migrate: config.env !== 'production' });
+  const { logger } = app;
+  const demo = config.seedDemo ? await seedDemo(app.db, config, app.hasher) : undefined;
+  const running = await startServer(app);
+  logger.info({ issuer: config.issuer, listen: running.url, ms: Date.now() - started }, 'Gatehouse is ready');
+  if (config.secretsGenerated) logger.warn(`development secrets generated and kept in ${config.dataDir}/secrets.json`);
+  if (demo) {
+    process.stdout.write(
+      [
+        '',
+        `  Gatehouse is running at ${config.issuer}`,
+        `  Discovery:  ${config.issuer}/.well-known/openid-configuration`,
+        `  Demo app:   ${config.issuer}/demo   (sign in as ${demo.email} / ${demo.password})`,
+        `  Demo client: ${demo.clientId} (public, PKCE)`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StoreLockedError) {
+    process.stderr.write(`gatehouse: ${error.message}\n`);
+  } else {
+    process.stderr.write(`gatehouse: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/load.ts';
+import type { AdapterFactory } from '../storage/oidc-adapter.ts';
+import type { PrivateJwk } from './keys.ts';
+import type { FindAccount } from './find-account.ts';
+
+export interface ProviderPages {
+  /** Renders oidc-provider's error pages through our layout. */
+  renderError(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string }, error: Error): Promise<void>;
+  logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void>;
+  postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void>;
+}
+
+export interface ProviderDependencies {
+  adapter: AdapterFactory;
+  findAccount: FindAccount;
+  jwks: { keys: PrivateJwk[] };
+  pages: ProviderPages;
+}
+
+/** Standard claims released per scope (OIDC Core §5.4). */
+export const CLAIMS = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name'],
+} as const;
+
+/**
+ * Our Config -> oidc-provider options. Everything protocol-relevant is decided here: PKCE S256 for every
+ * client, code flow only (no implicit, no password grant), refresh-token rotation, and the dev
+ * interactions switched off (we serve our own pages).
+ */
+export function createProviderConfiguration(config: Config, deps: ProviderDependencies): Configuration {
+  const https = config.issuer.startsWith('https:');
+  return {
+    adapter: deps.adapter as unknown as Configuration['adapter'],
+    findAccount: deps.findAccount,
+    jwks: deps.jwks as Configuration['jwks'],
+    claims: CLAIMS as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    cookies: {
+      keys: [...config.cookieSecrets],
+      long: { httpOnly: true, sameSite: 'lax', secure: https, signed: true },
+      short: { httpOnly: true, sameSite: 'lax', secure: https, signed: true },
+    },
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      ClientCredentials: config.ttl.accessToken,
+      IdToken: config.ttl.idToken,
+      RefreshToken: config.ttl.refreshToken,
+      Session: config.ttl.session,
+      Interaction: config.ttl.interaction,
+      Grant: config.ttl.refreshToken,
+      AuthorizationCode: 60,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A public client may only introspect its own tokens; confidential ones (resource servers) any.
+        allowedPolicy: async (ctx, client, token) =>
+          client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+      },
+      revocation: {
+        enabled: true,
+        // Only the client a token was issued to may revoke it (RFC 7009 §2.1).
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: deps.pages.logoutSource,
+        postLogoutSuccessSource: deps.pages.postLogoutSuccessSource,
+      },
+      backchannelLogout: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    renderError: deps.pages.renderError as unknown as Configuration['renderError'],
+    discovery: { service_documentation: `${config.issuer}/` },
+  };
+}

@@ -1,0 +1,67 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export interface AccountsTable {
+  id: Generated<string>;
+  /** Stored as given; uniqueness is case-insensitive (unique index on lower(email)). */
+  email: string;
+  email_verified: Generated<boolean>;
+  name: string | null;
+  /** argon2id PHC string; null for accounts that cannot use a password. */
+  password_hash: string | null;
+  disabled_at: Date | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ClientsTable {
+  id: string;
+  /** oidc-provider client metadata (includes client_secret: never log this column). */
+  metadata: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type SigningKeyStatus = 'next' | 'current' | 'retired';
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: Json<Record<string, unknown>>;
+  /** AES-256-GCM ciphertext of the private JWK under KEY_ENCRYPTION_KEY: iv.tag.ciphertext, base64url. */
+  private_jwk_encrypted: string;
+  status: SigningKeyStatus;
+  created_at: Timestamp;
+  /** When a `next` key starts signing. */
+  activates_at: Timestamp;
+  /** When a `retired` key leaves JWKS (after every token it signed has expired). */
+  retired_at: Date | null;
+  remove_after: Date | null;
+}
+
+/** oidc-provider's models (sessions, grants, codes, tokens) when no Redis is configured. */
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: Json<Record<string, unknown>>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  clients: ClientsTable;
+  signing_keys: SigningKeysTable;
+  oidc_payloads: OidcPayloadsTable;
+}
+
+export type AccountRow = Selectable<AccountsTable>;
+export type NewAccountRow = Insertable<AccountsTable>;
+export type ClientRow = Selectable<ClientsTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type OidcPayloadRow = Selectable<OidcPayloadsTable>;

@@ -1,0 +1,111 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type TransactionSettings } from 'kysely';
+import { KyselyPGlite } from 'kysely-pglite';
+import pg from 'pg';
+import lockfile from 'proper-lockfile';
+import type { DatabaseConfig } from '../../config/load.ts';
+import { StoreLockedError } from '../../errors.ts';
+import type { Database } from './database.ts';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseHandle {
+  readonly db: Db;
+  readonly kind: DatabaseConfig['kind'];
+  close(): Promise<void>;
+}
+
+/**
+ * PGlite is one connection. kysely-pglite hands the same client to every caller, so a transaction's
+ * BEGIN..COMMIT would interleave with concurrent queries; this driver lends the connection to one caller
+ * at a time (as Kysely's SQLite driver does) so transactions stay isolated.
+ */
+class SerializedDriver implements Driver {
+  readonly #inner: Driver;
+  #queue: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
+
+  constructor(inner: Driver) {
+    this.#inner = inner;
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const previous = this.#queue;
+    let release!: () => void;
+    this.#queue = new Promise((resolveRelease) => (release = resolveRelease));
+    await previous;
+    this.#release = release;
+    return this.#inner.acquireConnection();
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    await this.#inner.releaseConnection(connection);
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#inner.beginTransaction(connection, settings);
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.commitTransaction(connection);
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.rollbackTransaction(connection);
+  }
+
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
+}
+
+/**
+ * PGlite takes no lock on its folder, and two processes writing it lose rows (see NOTES.md), so the
+ * embedded store is guarded by a lock file; a second process gets StoreLockedError instead of corruption.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  mkdirSync(dataDir, { recursive: true });
+  try {
+    return await lockfile.lock(dataDir, { lockfilePath: resolve(dataDir, 'gatehouse.lock'), stale: 15_000 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new StoreLockedError(dataDir);
+    throw error;
+  }
+}
+
+async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+  const memory = dataDir.startsWith('memory://');
+  const unlock = memory ? async () => {} : await lockDataDir(dataDir);
+  const client = await PGlite.create(memory ? { dataDir } : { dataDir: resolve(dataDir, 'pglite') });
+  const base = new KyselyPGlite(client).dialect;
+  const dialect: Dialect = { ...base, createDriver: () => new SerializedDriver(base.createDriver()) };
+  const db = new Kysely<Database>({ dialect });
+  return {
+    db,
+    kind: 'embedded',
+    async close() {
+      await db.destroy();
+      await unlock();
+    },
+  };
+}
+
+function openPostgres(url: string, poolMax: number): DatabaseHandle {
+  const pool = new pg.Pool({ connectionString: url, max: poolMax });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+/** Opens the configured database: a pg pool, or the embedded PGlite store under DATA_DIR. */
+export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
+  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax) : openEmbedded(config.dataDir);
+}

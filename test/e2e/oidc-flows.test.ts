@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as oidc from 'openid-client';
+import { startTestServer, type TestServer } from '../support/app.ts';
+import { UserAgent } from '../support/browserless.ts';
+import { gatehouseOk } from '../support/cli.ts';
+import { buildAuthorization, REDIRECT_URI, signIn, stacks, type StackEnv } from '../support/e2e.ts';
+
+const EMAIL = 'Ada@Example.com';
+const PASSWORD = 'correct horse battery staple';
+const SECRET = 'rp-secret-with-dashes-and-more-than-32-chars';
+
+/**
+ * Every flow of the foundation, validated by openid-client 6 (a certified relying-party library), on the
+ * embedded store and on real Postgres + Redis. The client and the user are made with the real CLI.
+ */
+describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
+  let stackEnv: StackEnv;
+  let server: TestServer;
+  let rp: oidc.Configuration;
+  let service: oidc.Configuration;
+
+  beforeAll(async () => {
+    stackEnv = await stack.setup();
+    const env = stackEnv.env;
+    // The CLI runs before the server starts: on the embedded store they take turns holding its lock.
+    await gatehouseOk(['client', 'add', '--id', 'web-app', '--secret', SECRET, '--redirect-uri', REDIRECT_URI,
+      '--post-logout-redirect-uri', 'http://127.0.0.1:8080/bye', '--grant-types', 'authorization_code,refresh_token',
+      '--scope', 'openid email profile offline_access', '--name', 'Web App'], env);
+    await gatehouseOk(['client', 'add', '--id', 'service', '--secret', `${SECRET}-svc`, '--grant-types', 'client_credentials'], env);
+    await gatehouseOk(['user', 'add', '--email', EMAIL, '--name', 'Ada Lovelace', '--email-verified', '--password-stdin'], env, `${PASSWORD}\n`);
+    server = await startTestServer(env);
+    const insecure = { execute: [oidc.allowInsecureRequests] };
+    rp = await oidc.discovery(new URL(server.issuer), 'web-app', undefined, oidc.ClientSecretBasic(SECRET), insecure);
+    service = await oidc.discovery(new URL(server.issuer), 'service', undefined, oidc.ClientSecretBasic(`${SECRET}-svc`), insecure);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await stackEnv?.cleanup();
+  });
+
+  async function codeFlow(extra: Record<string, string> = {}) {
+    const ua = new UserAgent();
+    const auth = await buildAuthorization(rp, extra);
+    const callback = await signIn(ua, server.issuer, auth.url, EMAIL, PASSWORD);
+    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+      pkceCodeVerifier: auth.verifier,
+      expectedState: auth.state,
+      expectedNonce: auth.nonce,
+      idTokenExpected: true,
+    });
+    return { ua, tokens, callback };
+  }
+
+  it('publishes discovery that matches the issuer exactly, with PKCE S256 only and code flow only', () => {
+    const metadata = rp.serverMetadata();
+    expect(metadata.issuer).toBe(server.issuer);
+    expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+    expect(metadata.response_types_supported).toEqual(['code']);
+    expect(metadata.grant_types_supported).not.toContain('password');
+    expect(metadata.grant_types_supported).not.toContain('implicit');
+    expect(metadata.authorization_response_iss_parameter_supported).toBe(true);
+    expect(metadata.backchannel_logout_supported).toBe(true);
+    expect(metadata.end_session_endpoint).toBe(`${server.issuer}/session/end`);
+  });
+
+  it('completes code + PKCE + state + nonce with a validated ID token and RFC 9207 iss', async () => {
+    const { tokens, callback } = await codeFlow();
+    expect(callback.searchParams.get('iss')).toBe(server.issuer);
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(server.issuer);
+    expect([claims.aud].flat()).toContain('web-app');
+    // Code flow: scope claims come from userinfo, not the ID token (OIDC Core §5.4, conformIdTokenClaims).
+    expect(claims.email).toBeUndefined();
+    const userinfo = await oidc.fetchUserInfo(rp, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({ sub: claims.sub, email: EMAIL, email_verified: true, name: 'Ada Lovelace' });
+  });
+
+  it('refuses an authorization request without PKCE', async () => {
+    const url = new URL(`${server.issuer}/auth`);
+    url.search = new URLSearchParams({ client_id: 'web-app', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, state: 's' }).toString();
+    const response = await fetch(url, { redirect: 'manual' });
+    const location = new URL(response.headers.get('location')!);
+    expect(location.origin + location.pathname).toBe(REDIRECT_URI);
+    expect(location.searchParams.get('error')).toBe('invalid_request');
+    expect(location.searchParams.get('error_description')).toMatch(/PKCE/);
+  });
+
+  it('rotates refresh tokens and revokes the grant when an old one is replayed', async () => {
+    const { tokens } = await codeFlow({ scope: 'openid email offline_access', prompt: 'consent' });
+    expect(tokens.refresh_token).toBeDefined();
+    const rotated = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect(rotated.refresh_token).toBeDefined();
+    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // Reuse detection revoked the whole grant: the newest refresh token and its access token die too.
+    await expect(oidc.refreshTokenGrant(rp, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(rp, rotated.access_token)).active).toBe(false);
+  });
+
+  it('issues client_credentials tokens that introspect as active, and revocation ends them', async () => {
+    const tokens = await oidc.clientCredentialsGrant(service, {});
+    const introspected = await oidc.tokenIntrospection(service, tokens.access_token);
+    expect(introspected).toMatchObject({ active: true, client_id: 'service' });
+    await oidc.tokenRevocation(service, tokens.access_token);
+    expect((await oidc.tokenIntrospection(service, tokens.access_token)).active).toBe(false);
+  });
+
+  it('signs a second authorization in with no prompt (SSO) and ends the session by RP-initiated logout', async () => {
+    const { ua, tokens } = await codeFlow();
+    const again = await buildAuthorization(rp);
+    const { url } = await ua.follow(again.url.href, server.issuer);
+    expect(new URL(url).searchParams.get('code')).toBeTruthy();
+
+    const logout = oidc.buildEndSessionUrl(rp, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:8080/bye', state: 'bye' });
+    const confirm = await ua.get(logout.href);
+    const html = await confirm.text();
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)![1]!;
+    const done = await ua.post(`${server.issuer}/session/end/confirm`, { xsrf, logout: 'yes' });
+    const landed = new URL(done.headers.get('location')!);
+    expect(landed.origin + landed.pathname).toBe('http://127.0.0.1:8080/bye');
+    expect(landed.searchParams.get('state')).toBe('bye');
+
+    const afterLogout = await buildAuthorization(rp, { prompt: 'none' });
+    const { url: noneResult } = await ua.follow(afterLogout.url.href, server.issuer);
+    expect(new URL(noneResult).searchParams.get('error')).toBe('login_required');
+  });
+
+  it('redeems one code exactly once under 10 parallel requests, and the replay revokes what it issued', async () => {
+    const ua = new UserAgent();
+    const auth = await buildAuthorization(rp);
+    const callback = await signIn(ua, server.issuer, auth.url, EMAIL, PASSWORD);
+    const code = callback.searchParams.get('code')!;
+    const basic = `Basic ${Buffer.from(`web-app:${encodeURIComponent(SECRET)}`).toString('base64')}`;
+    const attempts = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        fetch(`${server.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: auth.verifier }),
+        }).then(async (response) => ({ status: response.status, body: (await response.json()) as Record<string, string> })),
+      ),
+    );
+    const won = attempts.filter((attempt) => attempt.status === 200);
+    expect(won).toHaveLength(1);
+    expect(attempts.filter((attempt) => attempt.status === 400 && attempt.body.error === 'invalid_grant')).toHaveLength(9);
+    expect((await oidc.tokenIntrospection(rp, won[0]!.body.access_token!)).active).toBe(false);
+  });
+});

@@ -1,0 +1,55 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { createApp, type GatehouseApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config/load.ts';
+
+/** Cheap argon2 for tests (production cost is the config default); everything else is real. */
+export const TEST_ENV = {
+  NODE_ENV: 'test',
+  ARGON2_MEMORY_KIB: '1024',
+  ARGON2_TIME_COST: '1',
+  COOKIE_SECRETS: 'test-cookie-secret-0123456789abcdefghij',
+  KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  LOG_LEVEL: 'silent',
+} as const;
+
+export interface TestServer {
+  app: GatehouseApp;
+  config: Config;
+  issuer: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real app on a free loopback port with ISSUER set to that port. The server is listening
+ * before the app exists (the issuer needs the port), so requests are handed over once it is built.
+ */
+export async function startTestServer(env: Record<string, string | undefined>, port = 0, logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
+  const slot: { handler?: RequestListener } = {};
+  const server: Server = createServer((req, res) => {
+    if (slot.handler) void slot.handler(req, res);
+    else res.writeHead(503).end();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let app: GatehouseApp;
+  try {
+    const config = loadConfig({ ...TEST_ENV, ...env, ISSUER: issuer, PORT: String((server.address() as AddressInfo).port) });
+    app = await createApp(config, { migrate: true, logger });
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  slot.handler = app.koa.callback();
+  return {
+    app,
+    config: app.config,
+    issuer,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * A minimal cookie-keeping user agent over fetch with manual redirects, for driving the interaction
+ * pages without a browser. Only cookies for the Gatehouse origin are kept (that is all the tests need).
+ */
+export class UserAgent {
+  readonly cookies = new Map<string, string>();
+
+  private remember(response: Response): void {
+    for (const header of response.headers.getSetCookie()) {
+      const [pair] = header.split(';');
+      const index = pair!.indexOf('=');
+      const name = pair!.slice(0, index).trim();
+      const value = pair!.slice(index + 1).trim();
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(header)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  private cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set('cookie', this.cookieHeader());
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    this.remember(response);
+    return response;
+  }
+
+  get(url: string, headers?: Record<string, string>): Promise<Response> {
+    return this.request(url, { headers });
+  }
+
+  post(url: string, form: Record<string, string>): Promise<Response> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form).toString(),
+    });
+  }
+
+  /** Follows redirects on `origin` until a response is not a redirect or leaves the origin; returns the last URL and response. */
+  async follow(url: string, origin: string, response?: Response): Promise<{ url: string; response: Response }> {
+    let current = url;
+    let last = response ?? (await this.get(current));
+    for (let hops = 0; hops < 10 && last.status >= 300 && last.status < 400; hops += 1) {
+      current = new URL(last.headers.get('location')!, current).href;
+      if (!current.startsWith(origin)) return { url: current, response: last };
+      last = await this.get(current);
+    }
+    return { url: current, response: last };
+  }
+}
+
+/** The value of a named hidden/visible input or the form action in a page (enough for our own simple pages). */
+export function formAction(html: string, pathEnd: string): string {
+  const match = new RegExp(`action="([^"]*${pathEnd})"`).exec(html);
+  if (!match) throw new Error(`no form posting to ${pathEnd}`);
+  return match[1]!.replace(/&amp;/g, '&');
+}

@@ -1,0 +1,27 @@
+import { PassThrough, Readable } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `gatehouse` CLI in-process with the given environment and standard input. */
+export async function gatehouse(argv: string[], env: Record<string, string | undefined>, stdin = ''): Promise<CliResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  const code = await runCli(argv, { env, stdin: Readable.from([stdin]), stdout, stderr });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** Like gatehouse() but fails the test with the CLI's own message when it exits non-zero. */
+export async function gatehouseOk(argv: string[], env: Record<string, string | undefined>, stdin = ''): Promise<string> {
+  const result = await gatehouse(argv, env, stdin);
+  if (result.code !== 0) throw new Error(`gatehouse ${argv.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const goodSecrets = {
+  COOKIE_SECRETS: 'a'.repeat(32),
+  KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+};
+
+describe('loadConfig', () => {
+  it('defaults to the embedded store and a localhost issuer outside production', () => {
+    const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://' });
+    expect(config.issuer).toBe('http://localhost:3000');
+    expect(config.database).toEqual({ kind: 'embedded', dataDir: 'memory://' });
+    expect(config.redis).toBeUndefined();
+    expect(config.secretsGenerated).toBe(true);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('strips a trailing slash from the issuer so discovery publishes exactly one form', () => {
+    expect(loadConfig({ NODE_ENV: 'test', ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
+  });
+
+  it('lists every problem of a bad environment at once', () => {
+    const problems = problemsOf({ NODE_ENV: 'staging', PORT: 'abc', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^NODE_ENV:/),
+        expect.stringMatching(/^PORT:/),
+        expect.stringMatching(/^DATABASE_URL:/),
+        expect.stringMatching(/^LOG_LEVEL:/),
+      ]),
+    );
+  });
+
+  it('refuses production on the embedded store, without Redis, on generated secrets and on an http issuer', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', ISSUER: 'http://id.example.com' });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ISSUER: must use https/),
+        expect.stringMatching(/^DATABASE_URL: required in production/),
+        expect.stringMatching(/^REDIS_URL: required in production/),
+        expect.stringMatching(/^COOKIE_SECRETS: required in production/),
+        expect.stringMatching(/^KEY_ENCRYPTION_KEY: required in production/),
+      ]),
+    );
+  });
+
+  it('refuses the demo seed in production', () => {
+    const problems = problemsOf({
+      NODE_ENV: 'production',
+      ISSUER: 'https://id.example.com',
+      DATABASE_URL: 'postgres://db/gatehouse',
+      REDIS_URL: 'redis://cache:6379',
+      SEED_DEMO: 'true',
+      ...goodSecrets,
+    });
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.every((problem) => problem.startsWith('SEED_DEMO:'))).toBe(true);
+  });
+
+  it('accepts a complete production environment, and http on loopback', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      ISSUER: 'http://127.0.0.1:3000',
+      DATABASE_URL: 'postgres://db/gatehouse',
+      REDIS_URL: 'redis://cache:6379',
+      ...goodSecrets,
+    });
+    expect(config.secretsGenerated).toBe(false);
+    expect(config.seedDemo).toBe(false);
+    expect(config.cookieSecrets).toEqual(['a'.repeat(32)]);
+  });
+
+  it('rejects short cookie secrets and a key that is not 32 bytes', () => {
+    const problems = problemsOf({ NODE_ENV: 'test', COOKIE_SECRETS: 'short', KEY_ENCRYPTION_KEY: 'AAAA' });
+    expect(problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^COOKIE_SECRETS/), expect.stringMatching(/^KEY_ENCRYPTION_KEY:/)]),
+    );
+  });
+});
+
+describe('configuration documentation', () => {
+  it('documents every key of the schema in the README table', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { configSchema } = await import('../../src/config/schema.ts');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const missing = Object.keys(configSchema.shape).filter((key) => !readme.includes(`| \`${key}\` |`));
+    expect(missing).toEqual([]);
+  });
+});
