@@ -16,9 +16,9 @@ function generate(): DevSecrets {
 }
 
 /**
- * Development convenience only (load.ts refuses generated secrets in production): secrets are made once
- * and kept in DATA_DIR/secrets.json so that a restart keeps sessions and can still decrypt signing keys.
- * Without a folder (tests) they live only in memory.
+ * Development and test convenience only (load.ts refuses generated secrets in production): secrets are
+ * made once and kept in DATA_DIR/secrets.json so that a restart, or the CLI beside the server, keeps
+ * sessions and can still decrypt signing keys. With DATA_DIR=memory:// they live only in memory.
  */
 export function loadOrCreateDevSecrets(dataDir: string | undefined): DevSecrets {
   if (!dataDir || dataDir.startsWith('memory://')) return generate();

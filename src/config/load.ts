@@ -89,6 +89,8 @@ export function loadConfig(processEnv: Env): Config {
   const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
   if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+  // Our routes and oidc-provider's are mounted at the root; an issuer path would break discovery URLs.
+  if (issuerUrl.pathname !== '/') problems.push('ISSUER: must not have a path (serve Gatehouse at the root of its host)');
   if (production) {
     if (!raw.ISSUER) problems.push('ISSUER: required in production');
     else if (issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
@@ -110,7 +112,7 @@ export function loadConfig(processEnv: Env): Config {
   const generated =
     raw.COOKIE_SECRETS && raw.KEY_ENCRYPTION_KEY
       ? undefined
-      : loadOrCreateDevSecrets(raw.NODE_ENV === 'development' ? raw.DATA_DIR : undefined);
+      : loadOrCreateDevSecrets(raw.DATA_DIR);
 
   const config: Config = {
     env: raw.NODE_ENV,

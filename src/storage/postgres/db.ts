@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type TransactionSettings } from 'kysely';
+import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import { KyselyPGlite } from 'kysely-pglite';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
@@ -41,7 +41,7 @@ class SerializedDriver implements Driver {
     this.#queue = new Promise((resolveRelease) => (release = resolveRelease));
     await previous;
     this.#release = release;
-    return this.#inner.acquireConnection();
+    return withAffectedRows(await this.#inner.acquireConnection());
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
@@ -66,6 +66,23 @@ class SerializedDriver implements Driver {
   destroy(): Promise<void> {
     return this.#inner.destroy();
   }
+}
+
+/**
+ * PGlite reports `affectedRows` where Kysely reads `numAffectedRows`; without this every UPDATE and
+ * DELETE on the embedded store would claim to have changed nothing.
+ */
+function withAffectedRows(connection: DatabaseConnection): DatabaseConnection {
+  return {
+    async executeQuery(query) {
+      const result = (await connection.executeQuery(query)) as QueryResult<unknown> & { affectedRows?: number };
+      if (result.numAffectedRows === undefined && typeof result.affectedRows === 'number') {
+        return { ...result, numAffectedRows: BigInt(result.affectedRows) };
+      }
+      return result;
+    },
+    streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+  } as DatabaseConnection;
 }
 
 /**
