@@ -70,44 +70,62 @@ function withoutEmpty(env: Env): Env {
   return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
 }
 
+function issuerOf(input: Env): string {
+  return (input.ISSUER ?? `http://localhost:${input.PORT ?? 3000}`).replace(/\/+$/, '');
+}
+
+const truthy = (value: string | undefined) => value !== undefined && ['true', '1', 'yes'].includes(value);
+
+/** Rules that involve several keys or the environment (production refusals), checked on raw values. */
+function crossKeyProblems(input: Env): string[] {
+  const problems: string[] = [];
+  const production = input.NODE_ENV === 'production';
+  let issuerUrl: URL | undefined;
+  try {
+    issuerUrl = new URL(issuerOf(input));
+  } catch {
+    // the schema already reports a malformed ISSUER
+  }
+  if (issuerUrl) {
+    if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+    // Our routes and oidc-provider's are mounted at the root; an issuer path would break discovery URLs.
+    if (issuerUrl.pathname !== '/') problems.push('ISSUER: must not have a path (serve Gatehouse at the root of its host)');
+  }
+  if (production) {
+    if (!input.ISSUER) problems.push('ISSUER: required in production');
+    else if (issuerUrl && issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
+      problems.push('ISSUER: must use https in production (http is allowed only on loopback)');
+    }
+    if (!input.DATABASE_URL) {
+      problems.push('DATABASE_URL: required in production (the embedded store is for development only)');
+    }
+    if (!input.REDIS_URL) problems.push('REDIS_URL: required in production');
+    if (!input.COOKIE_SECRETS) problems.push('COOKIE_SECRETS: required in production (generated secrets are for development only)');
+    if (!input.KEY_ENCRYPTION_KEY) problems.push('KEY_ENCRYPTION_KEY: required in production (generated keys are for development only)');
+    if (truthy(input.SEED_DEMO)) problems.push('SEED_DEMO: the demo client and user cannot be seeded in production');
+  }
+  if (truthy(input.SEED_DEMO) && input.DATABASE_URL) {
+    problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
+  }
+  return problems;
+}
+
 /**
  * Parses and checks the whole configuration at once.
  * @throws ConfigError listing every problem found, never just the first.
  */
 export function loadConfig(processEnv: Env): Config {
   const fromFile = processEnv.GATEHOUSE_CONFIG ? readConfigFile(processEnv.GATEHOUSE_CONFIG) : {};
-  const result = configSchema.safeParse({ ...withoutEmpty(fromFile), ...withoutEmpty(processEnv) });
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`),
-    );
-  }
+  const input = { ...withoutEmpty(fromFile), ...withoutEmpty(processEnv) };
+  const result = configSchema.safeParse(input);
+  // Cross-key rules run on the raw strings too, so a malformed PORT does not hide a missing DATABASE_URL.
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`)),
+    ...crossKeyProblems(input),
+  ];
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const raw = result.data;
-  const problems: string[] = [];
-  const production = raw.NODE_ENV === 'production';
-
-  const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
-  const issuerUrl = new URL(issuer);
-  if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
-  // Our routes and oidc-provider's are mounted at the root; an issuer path would break discovery URLs.
-  if (issuerUrl.pathname !== '/') problems.push('ISSUER: must not have a path (serve Gatehouse at the root of its host)');
-  if (production) {
-    if (!raw.ISSUER) problems.push('ISSUER: required in production');
-    else if (issuerUrl.protocol !== 'https:' && !isLoopbackHost(issuerUrl.hostname)) {
-      problems.push('ISSUER: must use https in production (http is allowed only on loopback)');
-    }
-    if (!raw.DATABASE_URL) {
-      problems.push('DATABASE_URL: required in production (the embedded store is for development only)');
-    }
-    if (!raw.REDIS_URL) problems.push('REDIS_URL: required in production');
-    if (!raw.COOKIE_SECRETS) problems.push('COOKIE_SECRETS: required in production (generated secrets are for development only)');
-    if (!raw.KEY_ENCRYPTION_KEY) problems.push('KEY_ENCRYPTION_KEY: required in production (generated keys are for development only)');
-    if (raw.SEED_DEMO === true) problems.push('SEED_DEMO: the demo client and user cannot be seeded in production');
-  }
-  if (raw.SEED_DEMO === true && raw.DATABASE_URL) {
-    problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+  const issuer = issuerOf(input);
 
   const generated =
     raw.COOKIE_SECRETS && raw.KEY_ENCRYPTION_KEY
