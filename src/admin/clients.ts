@@ -17,6 +17,8 @@ export interface ClientInput {
   secret?: string | undefined;
   redirectUris?: readonly string[] | undefined;
   postLogoutRedirectUris?: readonly string[] | undefined;
+  /** Where Gatehouse POSTs a signed logout token when the user's session ends (OIDC Back-Channel Logout). */
+  backchannelLogoutUri?: string | undefined;
   /** Default: authorization_code and refresh_token. */
   grantTypes?: readonly string[] | undefined;
   authMethod?: string | undefined;
@@ -40,6 +42,8 @@ export interface ClientMetadata {
   response_types: string[];
   redirect_uris: string[];
   post_logout_redirect_uris: string[];
+  backchannel_logout_uri?: string;
+  backchannel_logout_session_required?: boolean;
   scope: string;
 }
 
@@ -114,6 +118,12 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
   if (native && !isPublic) problems.push('native apps (--native or a custom-scheme URI) cannot keep a secret: add --public');
   for (const uri of redirectUris) problems.push(...checkRedirectUri(uri, 'redirect URI', { native }));
   for (const uri of postLogoutUris) problems.push(...checkRedirectUri(uri, 'post-logout redirect URI', { native }));
+  const backchannel = input.backchannelLogoutUri;
+  if (backchannel !== undefined) {
+    // Server-to-server: the same exact-URL rules as a web redirect URI, whatever kind of app the client is.
+    problems.push(...checkRedirectUri(backchannel, 'back-channel logout URI', { native: false }));
+    if (usesCustomScheme(backchannel)) problems.push(`back-channel logout URI "${backchannel}": must be http(s)`);
+  }
 
   const defaultScope = `openid email profile${grants.includes('refresh_token') ? ' offline_access' : ''}`;
   const scopes = [...new Set((input.scope ?? defaultScope).split(/\s+/).filter(Boolean))];
@@ -133,6 +143,7 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
     response_types: codeFlow ? ['code'] : [],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogoutUris,
+    ...(backchannel === undefined ? {} : { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true }),
     scope: scopes.join(' '),
   };
 }
@@ -150,6 +161,7 @@ export function toClientView(row: ClientRow): ClientView {
     response_types: metadata.response_types,
     redirect_uris: metadata.redirect_uris,
     post_logout_redirect_uris: metadata.post_logout_redirect_uris,
+    ...(metadata.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: metadata.backchannel_logout_uri }),
     scope: metadata.scope,
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),

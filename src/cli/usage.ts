@@ -14,6 +14,8 @@ Commands:
       --redirect-uri URI          Redirect URI, matched exactly (repeatable; needed for authorization_code).
       --post-logout-redirect-uri URI
                                   Where RP-initiated logout may return (repeatable).
+      --backchannel-logout-uri URI
+                                  Where a signed logout token is POSTed when the session ends.
       --grant-types a,b           authorization_code, refresh_token, client_credentials
                                   (default: authorization_code,refresh_token).
       --auth-method M             client_secret_basic (default), client_secret_post, or none.

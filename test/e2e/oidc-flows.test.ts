@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { UserAgent } from '../support/browserless.ts';
@@ -18,14 +21,31 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
   let server: TestServer;
   let rp: oidc.Configuration;
   let service: oidc.Configuration;
+  /**
+   * The RP's back-channel logout endpoint: a real HTTP server that records the logout tokens it receives.
+   * It listens on loopback, which oidc-provider's SSRF guard refuses in production; under jest's VM that
+   * guard cannot find undici's dispatcher and stands down (it warns), which is what lets this test reach it.
+   */
+  let backchannel: Server;
+  const logoutTokens: string[] = [];
 
   beforeAll(async () => {
+    backchannel = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '');
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => backchannel.listen(0, '127.0.0.1', resolve));
+    const backchannelUri = `http://127.0.0.1:${(backchannel.address() as AddressInfo).port}/backchannel`;
     stackEnv = await stack.setup();
     const env = stackEnv.env;
     // The CLI runs before the server starts: on the embedded store they take turns holding its lock.
     await gatehouseOk(['client', 'add', '--id', 'web-app', '--secret', SECRET, '--redirect-uri', REDIRECT_URI,
       '--post-logout-redirect-uri', 'http://127.0.0.1:8080/bye', '--grant-types', 'authorization_code,refresh_token',
-      '--scope', 'openid email profile offline_access', '--name', 'Web App'], env);
+      '--scope', 'openid email profile offline_access', '--name', 'Web App', '--backchannel-logout-uri', backchannelUri], env);
     await gatehouseOk(['client', 'add', '--id', 'service', '--secret', `${SECRET}-svc`, '--grant-types', 'client_credentials'], env);
     await gatehouseOk(['user', 'add', '--email', EMAIL, '--name', 'Ada Lovelace', '--email-verified', '--password-stdin'], env, `${PASSWORD}\n`);
     server = await startTestServer(env);
@@ -37,6 +57,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
   afterAll(async () => {
     await server?.close();
     await stackEnv?.cleanup();
+    await new Promise((resolve) => backchannel?.close(resolve));
   });
 
   async function codeFlow(extra: Record<string, string> = {}) {
@@ -106,7 +127,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     expect((await oidc.tokenIntrospection(service, tokens.access_token)).active).toBe(false);
   });
 
-  it('signs a second authorization in with no prompt (SSO) and ends the session by RP-initiated logout', async () => {
+  it('signs a second authorization in with no prompt (SSO) and ends the session by RP-initiated and back-channel logout', async () => {
     const { ua, tokens } = await codeFlow();
     const again = await buildAuthorization(rp);
     const { url } = await ua.follow(again.url.href, server.issuer);
@@ -120,6 +141,18 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     const landed = new URL(done.headers.get('location')!);
     expect(landed.origin + landed.pathname).toBe('http://127.0.0.1:8080/bye');
     expect(landed.searchParams.get('state')).toBe('bye');
+
+    // Back-channel logout: the RP received a logout token it can verify from JWKS alone.
+    expect(logoutTokens).toHaveLength(1);
+    const { payload } = await jwtVerify(logoutTokens[0]!, createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri!)), {
+      issuer: server.issuer,
+      audience: 'web-app',
+      typ: 'logout+jwt',
+    });
+    expect(payload.sub).toBe(tokens.claims()!.sub);
+    expect(payload.sid).toBe(tokens.claims()!.sid);
+    expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
+    expect(payload.nonce).toBeUndefined();
 
     const afterLogout = await buildAuthorization(rp, { prompt: 'none' });
     const { url: noneResult } = await ua.follow(afterLogout.url.href, server.issuer);
