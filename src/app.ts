@@ -50,6 +50,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const logger = options.logger ?? createLogger(config);
   const database: DatabaseHandle = await openDatabase(config.database);
   const redis = config.redis ? createRedisClient(config.redis.url) : undefined;
+  // Without a listener ioredis prints every connection error to stderr; ours go to the structured log.
+  redis?.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   try {
     const { db } = database;
     if (options.migrate) {

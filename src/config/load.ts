@@ -56,7 +56,12 @@ function readConfigFile(path: string): Env {
   } catch (error) {
     throw new ConfigError([`GATEHOUSE_CONFIG: cannot read ${path} (${(error as Error).message})`]);
   }
-  const data: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([`GATEHOUSE_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(error as Error).message.split('\n')[0]})`]);
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError([`GATEHOUSE_CONFIG: ${path} must hold a mapping of setting names to values`]);
   }

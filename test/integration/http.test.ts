@@ -92,3 +92,47 @@ describe('HTTP surface: health, the error presenter, headers and logs', () => {
     }
   });
 });
+
+describe('readiness when a dependency is down', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    // Nothing listens on port 1: Redis is "down" from the start; the database is fine.
+    server = await startTestServer({ DATA_DIR: 'memory://', REDIS_URL: 'redis://127.0.0.1:1' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('keeps /healthz green but answers /readyz 503 naming the failed dependency', async () => {
+    expect((await fetch(`${server.issuer}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${server.issuer}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { status: string; checks: Record<string, string> };
+    expect(body.status).toBe('unavailable');
+    expect(body.checks.database).toBe('ok');
+    expect(body.checks.redis).toMatch(/^unavailable/);
+  });
+
+  it('fails a token request that needs Redis with a prompt server_error, not a hang or a stack trace', async () => {
+    await upsertClient(server.app.db, 'svc', {
+      client_id: 'svc', client_secret: 'svc-secret-0123456789-0123456789-01', grant_types: ['client_credentials'],
+      response_types: [], redirect_uris: [],
+    });
+    const started = Date.now();
+    const response = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from('svc:svc-secret-0123456789-0123456789-01').toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    expect(response.status).toBe(500);
+    const body = (await response.json()) as Record<string, string>;
+    expect(body.error).toBe('server_error');
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|\n\s+at /);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});

@@ -99,3 +99,27 @@ describe('configuration documentation', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('GATEHOUSE_CONFIG', () => {
+  it('reads settings from a YAML file, with the environment winning, and validates them together', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-config-'));
+    try {
+      const file = join(dir, 'gatehouse.yaml');
+      await writeFile(file, 'PORT: 4000\nLOG_LEVEL: debug\nACCESS_TOKEN_TTL: 600\n');
+      const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://', GATEHOUSE_CONFIG: file, LOG_LEVEL: 'warn' });
+      expect(config.port).toBe(4000);
+      expect(config.issuer).toBe('http://localhost:4000');
+      expect(config.ttl.accessToken).toBe(600);
+      expect(config.logLevel).toBe('warn');
+
+      await writeFile(file, 'PORT: nope\n');
+      expect(problemsOf({ NODE_ENV: 'test', GATEHOUSE_CONFIG: file })).toEqual([expect.stringMatching(/^PORT:/)]);
+      expect(problemsOf({ NODE_ENV: 'test', GATEHOUSE_CONFIG: join(dir, 'missing.yaml') })).toEqual([expect.stringMatching(/^GATEHOUSE_CONFIG: cannot read/)]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
