@@ -22,6 +22,9 @@ WORKDIR /app
 
 # Manifests first, so editing the sources does not invalidate the (slow) dependency layer.
 # NODE_ENV is deliberately left unset here: NODE_ENV=production would make npm skip devDependencies.
+# Plain `npm ci` (scripts on) also installs the `node` devDependency's Node 24 binary from the registry:
+# npm scripts put node_modules/.bin first on PATH, so `npm run build` runs tsc with that binary, and with
+# --ignore-scripts it would be missing. It is the same Node major as the base image and stays in this stage.
 COPY package.json package-lock.json ./
 RUN npm ci
 

@@ -6,6 +6,7 @@ import helmet from 'koa-helmet';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Config } from './config/load.ts';
+import { PendingMigrationsError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
@@ -57,6 +58,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (options.migrate) {
       const applied = await migrateToLatest(db);
       for (const result of applied.results ?? []) logger.info({ migration: result.migrationName }, 'migration applied');
+    } else {
+      const pending = await pendingMigrations(db);
+      if (pending.length > 0) throw new PendingMigrationsError(pending);
     }
     const render = createRenderer({ cache: config.env !== 'development' });
     const hasher = await createPasswordHasher(config.argon2);

@@ -58,6 +58,14 @@ export class StoreLockedError extends Error {
   }
 }
 
+/** The server will not run on a schema older than its code (production migrates as a separate step). */
+export class PendingMigrationsError extends Error {
+  constructor(pending: readonly string[]) {
+    super(`The database has ${pending.length} pending migration(s) (${pending.join(', ')}). Run \`gatehouse migrate\` first.`);
+    this.name = 'PendingMigrationsError';
+  }
+}
+
 /** CLI usage or input problems; printed without a stack trace, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {

@@ -1,7 +1,7 @@
 import { loadConfig } from './config/load.ts';
 import { createApp } from './app.ts';
 import { seedDemo } from './demo/seed.ts';
-import { ConfigError, StoreLockedError } from './errors.ts';
+import { ConfigError, PendingMigrationsError, StoreLockedError } from './errors.ts';
 import { startServer } from './server.ts';
 
 /** Entry point: loadConfig(process.env) -> createApp(config) -> listen; SIGTERM drains and closes. */
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StoreLockedError) {
+  if (error instanceof ConfigError || error instanceof StoreLockedError || error instanceof PendingMigrationsError) {
     process.stderr.write(`gatehouse: ${error.message}\n`);
   } else {
     process.stderr.write(`gatehouse: failed to start: ${(error as Error).stack ?? String(error)}\n`);

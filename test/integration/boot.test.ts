@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import { createTestDatabase, postgresUrl, redisUrl } from '../support/backends.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,5 +35,28 @@ describe('booting the server with a bad environment', () => {
     expect(stderr).toMatch(/DATABASE_URL:/);
     expect(stderr).toMatch(/LOG_LEVEL:/);
     expect(stderr).toMatch(/TRUST_PROXY:/);
+  }, 30_000);
+});
+
+describe.each(postgresUrl && redisUrl ? ['Postgres + Redis'] : [])('booting production on %s', () => {
+  it('refuses an unmigrated database with the command to run, instead of crashing on a missing table', async () => {
+    const database = await createTestDatabase();
+    try {
+      const { code, stderr } = await boot({
+        NODE_ENV: 'production',
+        ISSUER: 'https://id.example.com',
+        DATABASE_URL: database.url,
+        REDIS_URL: redisUrl!,
+        COOKIE_SECRETS: 'x'.repeat(32),
+        KEY_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
+        LOG_LEVEL: 'silent',
+      });
+      expect(code).toBe(1);
+      expect(stderr).toContain('pending migration');
+      expect(stderr).toContain('gatehouse migrate');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await database.drop();
+    }
   }, 30_000);
 });

@@ -101,6 +101,18 @@ describe('configuration documentation', () => {
 });
 
 describe('GATEHOUSE_CONFIG', () => {
+  it('accepts the shipped example file (with the secrets and URLs it leaves to the environment)', () => {
+    const file = new URL('../../config/gatehouse.example.yaml', import.meta.url).pathname;
+    const config = loadConfig({
+      GATEHOUSE_CONFIG: file,
+      DATABASE_URL: 'postgres://db/gatehouse',
+      REDIS_URL: 'redis://cache:6379',
+      ...goodSecrets,
+    });
+    expect(config.env).toBe('production');
+    expect(config.issuer).toBe('https://id.example.com');
+  });
+
   it('reads settings from a YAML file, with the environment winning, and validates them together', async () => {
     const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
