@@ -11,6 +11,8 @@ import { createLogger } from './logger.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 import { requestContext } from './http/middleware/request-context.ts';
+import { createCsrfTokens, sameOriginOnly } from './http/middleware/csrf.ts';
+import { contentSecurityPolicy } from './http/middleware/security-headers.ts';
 import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
 import { createFindAccount } from './oidc/find-account.ts';
@@ -42,6 +44,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Apply pending migrations before anything reads the database (development and tests; production runs `gatehouse migrate`). */
   migrate?: boolean;
+  /** Milliseconds since the epoch; injected by tests that age sessions (reauthentication limits). */
+  clock?: () => number;
 }
 
 const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8');
@@ -72,7 +76,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const holder = await createProviderHolder(
       config,
       db,
-      { adapter, findAccount: createFindAccount(db), pages: createProviderPages(render) },
+      { adapter, clock: options.clock ?? Date.now, findAccount: createFindAccount(db), pages: createProviderPages(render, config) },
       logger,
     );
 
@@ -94,23 +98,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     koa.use(requestContext(logger, config.trustProxy));
     koa.use(
       helmet({
-        contentSecurityPolicy: {
-          directives: {
-            'default-src': ["'self'"],
-            'script-src': ["'self'"],
-            'img-src': ["'self'", 'data:', 'https:'],
-            // form-action would also block the redirect back to the client after a form POST (Chrome checks redirects).
-            'form-action': null,
-            'upgrade-insecure-requests': https ? [] : null,
-          },
-        },
+        // Our own CSP (per-response nonce, per-page form-action) replaces helmet's static one.
+        contentSecurityPolicy: false,
         // HSTS only means something over https; on an http dev issuer it would only confuse browsers.
         strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-        // The interaction pages must not be framed; RPs embed nothing of ours.
+        // The interaction pages must not be framed (legacy twin of frame-ancestors 'none').
         frameguard: { action: 'deny' },
+        referrerPolicy: { policy: 'no-referrer' },
       }),
     );
+    koa.use(contentSecurityPolicy(https));
     koa.use(errorHandler(render, logger));
+    // Cross-site POSTs to the pages that change state are refused before any other work (WEB-01);
+    // oidc-provider's logout confirmation adds its own xsrf token on top of this.
+    const sameOrigin = sameOriginOnly(config.issuer);
+    koa.use(async (ctx, next) => {
+      if (ctx.path.startsWith('/interaction/') || ctx.path === '/session/end/confirm') return sameOrigin(ctx, next);
+      return next();
+    });
 
     const own = new Router();
     own.get('/assets/gatehouse.css', (ctx) => {
@@ -120,7 +125,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     koa.use(own.routes());
     koa.use(healthRouter(checks).routes());
-    const interactions = interactionRouter({ db, hasher, render, provider: holder.current });
+    const csrf = createCsrfTokens(config.cookieSecrets);
+    const interactions = interactionRouter({ db, hasher, render, csrf, provider: holder.current });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
 

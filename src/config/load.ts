@@ -38,6 +38,8 @@ export interface Config {
     readonly interaction: number;
   };
   readonly seedDemo: boolean;
+  readonly reauth: { readonly passwordMaxAge: number };
+  readonly defaultLocale: ParsedConfig['DEFAULT_LOCALE'];
 }
 
 type Env = Record<string, string | undefined>;
@@ -169,6 +171,8 @@ export function loadConfig(processEnv: Env): Config {
       interaction: raw.INTERACTION_TTL,
     },
     seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
+    reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE },
+    defaultLocale: raw.DEFAULT_LOCALE,
   };
   return Object.freeze(config);
 }

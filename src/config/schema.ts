@@ -70,8 +70,12 @@ export const configSchema = z.object({
   ID_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
   /** Refresh token lifetime in seconds (rotated on every use). */
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(1).default(14 * 24 * 3600),
-  /** Sign-in session lifetime in seconds. */
-  SESSION_TTL: z.coerce.number().int().min(1).default(14 * 24 * 3600),
+  /** Lifetime in seconds of a sign-in session when "remember me" is ticked (unticked: the cookie ends with the browser). */
+  SESSION_TTL: z.coerce.number().int().min(1).default(30 * 24 * 3600),
+  /** Seconds after a password-only sign-in before the next authorization asks for the password again (NIST AAL1: at most 30 days). */
+  REAUTH_PASSWORD_MAX_AGE: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(30 * 24 * 3600),
+  /** Language of the pages when neither ui_locales nor Accept-Language names a supported one (en or ar). */
+  DEFAULT_LOCALE: z.enum(['en', 'ar']).default('en'),
   /** Seconds a sign-in interaction may take. */
   INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
   /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */

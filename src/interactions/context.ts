@@ -5,10 +5,19 @@ import type { Interaction } from 'oidc-provider';
 import { InteractionExpiredError } from '../errors.ts';
 import { currentStage, InvalidStageError, type Stage } from './state.ts';
 
+/** What the pages show about the client, from its registered metadata. */
+export interface ClientView {
+  name: string;
+  logoUri?: string | undefined;
+  clientUri?: string | undefined;
+  policyUri?: string | undefined;
+  tosUri?: string | undefined;
+}
+
 export interface LoadedInteraction {
   interaction: Interaction;
   stage: Stage;
-  clientName: string;
+  client: ClientView;
 }
 
 /**
@@ -39,7 +48,17 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
   }
   const clientId = String(interaction.params.client_id ?? '');
   const client = await provider.Client.find(clientId);
-  return { interaction, stage, clientName: client?.clientName ?? clientId };
+  return {
+    interaction,
+    stage,
+    client: {
+      name: client?.clientName ?? clientId,
+      logoUri: client?.logoUri,
+      clientUri: client?.clientUri,
+      policyUri: client?.policyUri,
+      tosUri: client?.tosUri,
+    },
+  };
 }
 
 /** Ends the current prompt and sends the browser back into the authorization flow (303, never a form re-POST). */

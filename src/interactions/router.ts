@@ -1,32 +1,46 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { authenticateWithPassword } from '../accounts/authenticate.ts';
 import { BadRequestError } from '../errors.ts';
-import type { Render } from '../http/render.ts';
+import type { PageModel, Render } from '../http/render.ts';
+import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { noStore } from '../http/middleware/no-store.ts';
+import { allowFormAction } from '../http/middleware/security-headers.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
-import { finishInteraction, loadInteraction } from './context.ts';
-import { describeScopes } from './scopes.ts';
+import { finishInteraction, loadInteraction, type LoadedInteraction } from './context.ts';
+import { describeClaims, describeScopes } from './scopes.ts';
 
 export interface InteractionDeps {
   db: Db;
   hasher: PasswordHasher;
   render: Render;
+  csrf: CsrfTokens;
   provider(): Provider;
 }
 
 /** Field names are a stable contract for password managers and scripts: `email`, `password`. */
-const loginForm = z.object({ email: z.string().max(320).default(''), password: z.string().max(4096).default('') });
-const consentForm = z.object({ decision: z.enum(['approve', 'deny']) });
+const loginForm = z.object({
+  email: z.string().max(320).default(''),
+  password: z.string().max(4096).default(''),
+  remember: z.literal('1').optional(),
+  csrf: z.string().max(200).optional(),
+});
+const consentForm = z.object({ decision: z.enum(['approve', 'deny']), csrf: z.string().max(200).optional() });
+const abortForm = z.object({ csrf: z.string().max(200).optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
   if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.');
   return result.data;
+}
+
+function wrongStage(): BadRequestError {
+  return new BadRequestError('This step of the sign-in is not available now. Go back and start again.', 'wrong_stage');
 }
 
 /** Thin handlers for /interaction/:uid: each loads the interaction, calls one domain function, renders or redirects. */
@@ -35,48 +49,62 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
+  /** Every page of an interaction: its CSRF token, and form-action widened to where it may end (the client). */
+  function page(ctx: Context, loaded: LoadedInteraction, view: string, model: PageModel): void {
+    allowFormAction(ctx, String(loaded.interaction.params.redirect_uri ?? ''));
+    ctx.body = deps.render(view, { ...model, uid: loaded.interaction.uid, client: loaded.client, csrf: deps.csrf.issue(`interaction:${loaded.interaction.uid}`) });
+  }
+
+  const verifyCsrf = (loaded: LoadedInteraction, token: string | undefined) => deps.csrf.verify(`interaction:${loaded.interaction.uid}`, token);
+
   router.get('/', async (ctx) => {
-    const { interaction, stage, clientName } = await loadInteraction(ctx, deps.provider());
+    const loaded = await loadInteraction(ctx, deps.provider());
+    const { interaction, stage } = loaded;
     if (stage.name === 'consent') {
       const account = await findAccountById(deps.db, stage.accountId);
-      const details = interaction.prompt.details as { missingOIDCScope?: string[] };
-      ctx.body = deps.render('interaction/consent', {
+      const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      page(ctx, loaded, 'interaction/consent', {
         title: 'Allow access',
-        uid: interaction.uid,
-        clientName,
         accountEmail: account?.email ?? '',
         scopes: describeScopes(details.missingOIDCScope ?? []),
+        claims: describeClaims(details.missingOIDCClaims ?? []),
       });
       return;
     }
-    ctx.body = deps.render('interaction/login', { title: 'Sign in', uid: interaction.uid, clientName, email: '' });
+    if (stage.name !== 'login') throw wrongStage();
+    page(ctx, loaded, 'interaction/login', { title: 'Sign in', email: String(interaction.params.login_hint ?? '') });
   });
 
   router.post('/login', async (ctx) => {
     const provider = deps.provider();
-    const { interaction, stage, clientName } = await loadInteraction(ctx, provider);
-    if (stage.name !== 'login') throw wrongStage();
+    const loaded = await loadInteraction(ctx, provider);
     const form = parse(loginForm, ctx.request.body);
+    verifyCsrf(loaded, form.csrf);
+    if (loaded.stage.name !== 'login') throw wrongStage();
     const result = await authenticateWithPassword(deps.db, deps.hasher, form.email, form.password);
     if (!result.ok) {
       ctx.status = 400;
-      ctx.body = deps.render('interaction/login', {
+      page(ctx, loaded, 'interaction/login', {
         title: 'Sign in',
-        uid: interaction.uid,
-        clientName,
         email: form.email,
+        remember: form.remember === '1',
         error: 'Email or password is incorrect.',
       });
       return;
     }
-    await finishInteraction(ctx, provider, { login: { accountId: result.account.id, amr: ['pwd'] } });
+    // remember: false makes oidc-provider's session cookie a browser-session cookie.
+    await finishInteraction(ctx, provider, {
+      login: { accountId: result.account.id, amr: ['pwd'], remember: form.remember === '1' },
+    });
   });
 
   router.post('/consent', async (ctx) => {
     const provider = deps.provider();
-    const { interaction, stage } = await loadInteraction(ctx, provider);
-    if (stage.name !== 'consent') throw wrongStage();
+    const loaded = await loadInteraction(ctx, provider);
     const form = parse(consentForm, ctx.request.body);
+    verifyCsrf(loaded, form.csrf);
+    const { stage, interaction } = loaded;
+    if (stage.name !== 'consent') throw wrongStage();
     if (form.decision === 'deny') {
       await finishInteraction(ctx, provider, { error: 'access_denied', error_description: 'The user denied access.' });
       return;
@@ -87,15 +115,12 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
   router.post('/abort', async (ctx) => {
     const provider = deps.provider();
-    await loadInteraction(ctx, provider);
+    const loaded = await loadInteraction(ctx, provider);
+    verifyCsrf(loaded, parse(abortForm, ctx.request.body).csrf);
     await finishInteraction(ctx, provider, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
   });
 
   return router;
-}
-
-function wrongStage(): BadRequestError {
-  return new BadRequestError('This step of the sign-in is not available now. Go back and start again.', 'wrong_stage');
 }
 
 /** Adds exactly what the prompt reported missing to the existing grant (or a new one) and saves it. */

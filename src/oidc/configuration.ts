@@ -3,6 +3,18 @@ import type { Config } from '../config/load.ts';
 import type { AdapterFactory } from '../storage/oidc-adapter.ts';
 import type { PrivateJwk } from './keys.ts';
 import type { FindAccount } from './find-account.ts';
+import { createInteractionPolicy, loadExistingGrant, type Clock } from './policy.ts';
+
+/**
+ * Cookie names. Over https the session cookie takes the `__Host-` prefix (Secure, Path=/, no Domain:
+ * no subdomain can set or shadow it) and the path-scoped interaction cookies `__Secure-` (SES-03).
+ * Browsers refuse prefixed cookies without Secure, so a plain-http development issuer uses plain names.
+ */
+export function cookieNames(https: boolean) {
+  return https
+    ? { session: '__Host-gh_session', interaction: '__Secure-gh_interaction', resume: '__Secure-gh_resume' }
+    : { session: 'gh_session', interaction: 'gh_interaction', resume: 'gh_resume' };
+}
 
 export interface ProviderPages {
   /** Renders oidc-provider's error pages through our layout. */
@@ -13,6 +25,7 @@ export interface ProviderPages {
 
 export interface ProviderDependencies {
   adapter: AdapterFactory;
+  clock: Clock;
   findAccount: FindAccount;
   jwks: { keys: PrivateJwk[] };
   pages: ProviderPages;
@@ -48,6 +61,7 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       id_token_signed_response_alg: 'RS256',
     },
     cookies: {
+      names: cookieNames(https),
       keys: [...config.cookieSecrets],
       long: { httpOnly: true, sameSite: 'lax', secure: https, signed: true },
       short: { httpOnly: true, sameSite: 'lax', secure: https, signed: true },
@@ -62,7 +76,20 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       Grant: config.ttl.refreshToken,
       AuthorizationCode: 60,
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: createInteractionPolicy(config.reauth, deps.clock),
+    },
+    loadExistingGrant,
+    // Set by `gatehouse client add --first-party`: such clients skip the consent page (policy.ts).
+    extraClientMetadata: {
+      properties: ['first_party'],
+      validator(_ctx, key, value) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new Error('first_party must be a boolean');
+        }
+      },
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -59,3 +59,10 @@ export function formAction(html: string, pathEnd: string): string {
   if (!match) throw new Error(`no form posting to ${pathEnd}`);
   return match[1]!.replace(/&amp;/g, '&');
 }
+
+/** The value of a named input in one of our pages (e.g. the CSRF token every form carries). */
+export function inputValue(html: string, name: string): string {
+  const match = new RegExp(`name="${name}" value="([^"]*)"`).exec(html);
+  if (!match) throw new Error(`no input named ${name}`);
+  return match[1]!.replace(/&amp;/g, '&');
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { createTestDatabase, postgresUrl, redisUrl, uniqueName } from './backends.ts';
-import { formAction, type UserAgent } from './browserless.ts';
+import { formAction, inputValue, type UserAgent } from './browserless.ts';
 import { TEST_ENV } from './app.ts';
 
 export interface StackEnv {
@@ -85,10 +85,10 @@ export async function signIn(ua: UserAgent, issuer: string, authUrl: URL, email:
   for (let step = 0; step < 4 && url.startsWith(issuer); step += 1) {
     const html = await response.text();
     if (html.includes('/login"')) {
-      response = await ua.post(new URL(formAction(html, '/login'), issuer).href, { email, password });
+      response = await ua.post(new URL(formAction(html, '/login'), issuer).href, { email, password, csrf: inputValue(html, 'csrf') });
       if (response.status === 400) throw new Error('sign-in refused');
     } else if (html.includes('/consent"')) {
-      response = await ua.post(new URL(formAction(html, '/consent'), issuer).href, { decision: 'approve' });
+      response = await ua.post(new URL(formAction(html, '/consent'), issuer).href, { decision: 'approve', csrf: inputValue(html, 'csrf') });
     } else {
       throw new Error(`unexpected page at ${url}: ${response.status}`);
     }

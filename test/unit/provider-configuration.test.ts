@@ -7,6 +7,7 @@ const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://', ISSUER: 'ht
 const noop = async () => {};
 const options = createProviderConfiguration(config, {
   adapter: () => ({}) as never,
+  clock: Date.now,
   findAccount: async () => undefined,
   jwks: { keys: [] },
   pages: { renderError: noop, logoutSource: noop, postLogoutSuccessSource: noop },
