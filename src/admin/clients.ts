@@ -29,6 +29,30 @@ export interface ClientInput {
   /** application_type native (RFC 8252); implied by a custom-scheme redirect URI. */
   native?: boolean | undefined;
   name?: string | undefined;
+  /** Skips the consent page (operator-vouched first-party apps only). */
+  firstParty?: boolean | undefined;
+  /** Shown on the consent page: logo, home page, privacy policy, terms of service (https). */
+  logoUri?: string | undefined;
+  clientUri?: string | undefined;
+  policyUri?: string | undefined;
+  tosUri?: string | undefined;
+}
+
+const PAGE_LINKS = [
+  ['logoUri', 'logo_uri', 'logo URI'],
+  ['clientUri', 'client_uri', 'client URI'],
+  ['policyUri', 'policy_uri', 'policy URI'],
+  ['tosUri', 'tos_uri', 'terms of service URI'],
+] as const;
+
+/** Links shown to users: https, or http on loopback for development. */
+function checkPageLink(uri: string, label: string): string[] {
+  const parsed = URL.parse(uri);
+  if (!parsed || !['https:', 'http:'].includes(parsed.protocol)) return [`${label} "${uri}": must be an https URL`];
+  if (parsed.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname)) {
+    return [`${label} "${uri}": http is allowed only on loopback; use https`];
+  }
+  return [];
 }
 
 /** oidc-provider client metadata, exactly as stored in clients.metadata. */
@@ -44,6 +68,11 @@ export interface ClientMetadata {
   post_logout_redirect_uris: string[];
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
+  first_party?: boolean;
+  logo_uri?: string;
+  client_uri?: string;
+  policy_uri?: string;
+  tos_uri?: string;
   scope: string;
 }
 
@@ -132,8 +161,18 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
   const name = input.name?.trim();
   if (name !== undefined && (name.length === 0 || name.length > 200)) problems.push('name must be 1-200 characters');
 
+  const links: Record<string, string> = {};
+  for (const [inputKey, metadataKey, label] of PAGE_LINKS) {
+    const uri = input[inputKey];
+    if (uri === undefined) continue;
+    problems.push(...checkPageLink(uri, label));
+    links[metadataKey] = uri;
+  }
+
   if (problems.length > 0) throw new InvalidClientError(problems);
   return {
+    ...links,
+    ...(input.firstParty ? { first_party: true } : {}),
     client_id: input.id,
     ...(name ? { client_name: name } : {}),
     application_type: native ? 'native' : 'web',
@@ -162,6 +201,8 @@ export function toClientView(row: ClientRow): ClientView {
     redirect_uris: metadata.redirect_uris,
     post_logout_redirect_uris: metadata.post_logout_redirect_uris,
     ...(metadata.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: metadata.backchannel_logout_uri }),
+    ...(metadata.first_party ? { first_party: true } : {}),
+    ...Object.fromEntries(PAGE_LINKS.filter(([, key]) => metadata[key] !== undefined).map(([, key]) => [key, metadata[key]])),
     scope: metadata.scope,
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),

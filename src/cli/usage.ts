@@ -16,6 +16,9 @@ Commands:
                                   Where RP-initiated logout may return (repeatable).
       --backchannel-logout-uri URI
                                   Where a signed logout token is POSTed when the session ends.
+      --first-party               Skip the consent page (only for apps you operate yourself).
+      --logo-uri, --client-uri, --policy-uri, --tos-uri URI
+                                  Logo and links shown on the consent page (https).
       --grant-types a,b           authorization_code, refresh_token, client_credentials
                                   (default: authorization_code,refresh_token).
       --auth-method M             client_secret_basic (default), client_secret_post, or none.

@@ -13,7 +13,7 @@ export function createInteractionPolicy(limits: { passwordMaxAge: number }, cloc
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   login.checks.add(
-    new interactionPolicy.Check('reauthentication_required', 'The sign-in is too old and must be repeated', (ctx: KoaContextWithOIDC) => {
+    new interactionPolicy.Check('reauthentication_required', 'The sign-in is too old and must be repeated', 'login_required', (ctx: KoaContextWithOIDC) => {
       const { session, result } = ctx.oidc;
       if (!session?.accountId || result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const authTime = session.authTime();

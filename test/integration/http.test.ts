@@ -21,7 +21,7 @@ describe('HTTP surface: health, the error presenter, headers and logs', () => {
         done();
       },
     });
-    server = await startTestServer({ DATA_DIR: 'memory://' }, 0, pino({ level: 'debug' }, sink));
+    server = await startTestServer({ DATA_DIR: 'memory://' }, { logger: pino({ level: 'debug' }, sink) });
     await upsertClient(server.app.db, 'web', {
       client_id: 'web', client_secret: 'web-secret-that-must-never-be-logged', redirect_uris: [REDIRECT_URI],
       grant_types: ['authorization_code'], response_types: ['code'],

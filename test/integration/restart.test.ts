@@ -38,7 +38,7 @@ describe('restarting on the embedded store', () => {
     const kidBefore = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString()).kid as string;
     await server.close();
 
-    server = await startTestServer({ ...env, PORT: String(port) }, port);
+    server = await startTestServer({ ...env, PORT: String(port) }, { port });
     rp = await oidc.discovery(new URL(server.issuer), 'app', undefined, oidc.None(), insecure);
     const jwks = (await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> };
     expect(jwks.keys.map((key) => key.kid)).toContain(kidBefore);

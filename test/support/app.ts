@@ -18,6 +18,8 @@ export interface TestServer {
   app: GatehouseApp;
   config: Config;
   issuer: string;
+  /** Where the server really listens (differs from the issuer when ISSUER is an https URL behind a pretend proxy). */
+  url: string;
   close(): Promise<void>;
 }
 
@@ -25,18 +27,28 @@ export interface TestServer {
  * Starts the real app on a free loopback port with ISSUER set to that port. The server is listening
  * before the app exists (the issuer needs the port), so requests are handed over once it is built.
  */
-export async function startTestServer(env: Record<string, string | undefined>, port = 0, logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
+export interface TestServerOptions {
+  /** A fixed port (a restart that must keep the issuer); 0 picks a free one. */
+  port?: number;
+  logger?: Logger;
+  /** Injected clock for tests that age sessions. */
+  clock?: () => number;
+}
+
+export async function startTestServer(env: Record<string, string | undefined>, options: TestServerOptions = {}): Promise<TestServer> {
+  const { port = 0, logger = pino({ level: 'silent' }), clock } = options;
   const slot: { handler?: RequestListener } = {};
   const server: Server = createServer((req, res) => {
     if (slot.handler) void slot.handler(req, res);
     else res.writeHead(503).end();
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // ISSUER from env wins: tests of https behaviour run behind a pretend TLS proxy (X-Forwarded-Proto).
+  const issuer = env.ISSUER ?? `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let app: GatehouseApp;
   try {
     const config = loadConfig({ ...TEST_ENV, ...env, ISSUER: issuer, PORT: String((server.address() as AddressInfo).port) });
-    app = await createApp(config, { migrate: true, logger });
+    app = await createApp(config, { migrate: true, logger, ...(clock ? { clock } : {}) });
   } catch (error) {
     server.close();
     throw error;
@@ -46,6 +58,7 @@ export async function startTestServer(env: Record<string, string | undefined>, p
     app,
     config: app.config,
     issuer,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

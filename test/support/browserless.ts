@@ -4,9 +4,22 @@
  */
 export class UserAgent {
   readonly cookies = new Map<string, string>();
+  /** Every Set-Cookie header received, in order, for tests of cookie attributes. */
+  readonly setCookies: string[] = [];
+
+  /**
+   * `via` plays a TLS-terminating proxy: requests for `via.issuer` go to `via.url` with
+   * X-Forwarded-Proto: https (the app must run with TRUST_PROXY=true).
+   */
+  private readonly via: { issuer: string; url: string } | undefined;
+
+  constructor(via?: { issuer: string; url: string }) {
+    this.via = via;
+  }
 
   private remember(response: Response): void {
     for (const header of response.headers.getSetCookie()) {
+      this.setCookies.push(header);
       const [pair] = header.split(';');
       const index = pair!.indexOf('=');
       const name = pair!.slice(0, index).trim();
@@ -23,7 +36,13 @@ export class UserAgent {
   async request(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookies.size) headers.set('cookie', this.cookieHeader());
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    let target = url;
+    if (this.via && url.startsWith(this.via.issuer)) {
+      target = this.via.url + url.slice(this.via.issuer.length);
+      headers.set('x-forwarded-proto', 'https');
+      headers.set('x-forwarded-host', new URL(this.via.issuer).host);
+    }
+    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
     this.remember(response);
     return response;
   }
