@@ -84,6 +84,29 @@ describe('web security of the sign-in pages', () => {
     });
   });
 
+  describe('requests: bound to the browser, capped, schema-checked', () => {
+    it('refuses an interaction opened in another browser (no interaction cookie)', async () => {
+      const { page } = await loginPage();
+      const stranger = await fetch(page.url, { headers: { accept: 'text/html' } });
+      expect(stranger.status).toBe(400);
+      expect(await stranger.text()).toContain('This sign-in request has expired');
+    });
+
+    it('caps the request body (413) before reading a huge form', async () => {
+      const { ua, page } = await loginPage();
+      const response = await postLogin(ua, page.html, { csrf: inputValue(page.html, 'csrf'), password: 'x'.repeat(20_000) });
+      expect(response.status).toBe(413);
+    });
+
+    it('answers a malformed form with a clear 400', async () => {
+      const { ua, page } = await loginPage();
+      const consent = await submitLogin(ua, server.issuer, page);
+      const response = await ua.post(new URL(formAction(consent.html, '/consent'), server.issuer).href, { decision: 'maybe', csrf: inputValue(consent.html, 'csrf') });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toContain('The form was not filled in as expected');
+    });
+  });
+
   describe('WEB-03 / WEB-04: headers on every page', () => {
     const cspOf = (response: Response) =>
       Object.fromEntries(
