@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authenticateWithPassword } from '../../src/accounts/authenticate.ts';
+import { createAccount } from '../../src/accounts/create-account.ts';
+import { createPasswordHasher, type PasswordHasher } from '../../src/security/passwords.ts';
+import { openDatabase, type DatabaseHandle } from '../../src/storage/postgres/db.ts';
+import { migrateToLatest } from '../../src/storage/postgres/migrate.ts';
+import { disableAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
+
+/**
+ * ABU-03, the code-path half: every failure spends exactly one argon2 verify (a real one, or the decoy
+ * for accounts that cannot match), so neither timing nor work done tells known emails from unknown ones.
+ */
+describe('authenticateWithPassword', () => {
+  let database: DatabaseHandle;
+  let real: PasswordHasher;
+  const calls: string[] = [];
+  let hasher: PasswordHasher;
+
+  beforeAll(async () => {
+    database = await openDatabase({ kind: 'embedded', dataDir: 'memory://' });
+    await migrateToLatest(database.db);
+    real = await createPasswordHasher({ memoryCost: 1024, timeCost: 1, parallelism: 1 });
+    hasher = {
+      ...real,
+      verify: async (hash, password) => (calls.push('verify'), real.verify(hash, password)),
+      decoyVerify: async (password) => (calls.push('decoy'), real.decoyVerify(password)),
+    };
+    await createAccount(database.db, real, { email: 'known@example.com', password: 'the right password' });
+    await createAccount(database.db, real, { email: 'disabled@example.com', password: 'the right password' });
+    await disableAccountByEmail(database.db, 'disabled@example.com', new Date());
+    await createAccount(database.db, real, { email: 'nopassword@example.com' });
+  });
+
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it.each([
+    ['an unknown email', 'nobody@example.com', 'the right password', 'decoy'],
+    ['a wrong password', 'known@example.com', 'a wrong password', 'verify'],
+    ['a disabled account with its right password', 'disabled@example.com', 'the right password', 'verify'],
+    ['an account without a password', 'nopassword@example.com', 'anything', 'decoy'],
+  ])('%s fails after exactly one argon2 verify', async (_case, email, password, kind) => {
+    calls.length = 0;
+    await expect(authenticateWithPassword(database.db, hasher, email, password)).resolves.toEqual({ ok: false });
+    expect(calls).toEqual([kind]);
+  });
+
+  it('matches emails case-insensitively and trims spaces', async () => {
+    const result = await authenticateWithPassword(database.db, hasher, '  KNOWN@example.COM ', 'the right password');
+    expect(result.ok).toBe(true);
+  });
+});
