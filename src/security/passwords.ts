@@ -16,11 +16,20 @@ export interface PasswordHasher {
   decoyVerify(password: string): Promise<void>;
 }
 
+/**
+ * node-argon2 writes the parameters as `m=..,p=..,t=..`; the PHC string format (and libargon2's own
+ * decoder, which other languages' libraries use) wants `m=..,t=..,p=..`. We store the standard order so
+ * the hashes stay portable; node-argon2 reads parameters by name, so it verifies either.
+ */
+export function toStandardPhc(hash: string): string {
+  return hash.replace(/\$m=(\d+),p=(\d+),t=(\d+)\$/, (_match, m: string, p: string, t: string) => `$m=${m},t=${t},p=${p}$`);
+}
+
 export async function createPasswordHasher(cost: Argon2Cost): Promise<PasswordHasher> {
   const options = { type: argon2.argon2id as 2, memoryCost: cost.memoryCost, timeCost: cost.timeCost, parallelism: cost.parallelism };
   const decoyHash = await argon2.hash('decoy password that matches nothing', options);
   return {
-    hash: (password) => argon2.hash(password, options),
+    hash: async (password) => toStandardPhc(await argon2.hash(password, options)),
     async verify(hash, password) {
       try {
         return await argon2.verify(hash, password);

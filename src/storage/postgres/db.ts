@@ -102,7 +102,8 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
 async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   const memory = dataDir.startsWith('memory://');
   const unlock = memory ? async () => {} : await lockDataDir(dataDir);
-  const client = await PGlite.create(memory ? { dataDir } : { dataDir: resolve(dataDir, 'pglite') });
+  // No dataDir at all for memory: kysely-pglite would otherwise mkdir a folder literally named "memory:".
+  const client = await PGlite.create(memory ? {} : { dataDir: resolve(dataDir, 'pglite') });
   const base = new KyselyPGlite(client).dialect;
   const dialect: Dialect = { ...base, createDriver: () => new SerializedDriver(base.createDriver()) };
   const db = new Kysely<Database>({ dialect });
