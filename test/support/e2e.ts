@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { createTestDatabase, postgresUrl, redisUrl, uniqueName } from './backends.ts';
-import { formAction, inputValue, type UserAgent } from './browserless.ts';
+import type { UserAgent } from './browserless.ts';
+import { signInThroughForms } from './forms.ts';
 import { TEST_ENV } from './app.ts';
 
 export interface StackEnv {
@@ -80,19 +81,6 @@ export async function buildAuthorization(
  * Plays the user in a browser-less way: follows the authorization request, fills the sign-in form and
  * approves consent when asked; returns the URL the browser would land on at the relying party.
  */
-export async function signIn(ua: UserAgent, issuer: string, authUrl: URL, email: string, password: string): Promise<URL> {
-  let { url, response } = await ua.follow(authUrl.href, issuer);
-  for (let step = 0; step < 4 && url.startsWith(issuer); step += 1) {
-    const html = await response.text();
-    if (html.includes('/login"')) {
-      response = await ua.post(new URL(formAction(html, '/login'), issuer).href, { email, password, csrf: inputValue(html, 'csrf') });
-      if (response.status === 400) throw new Error('sign-in refused');
-    } else if (html.includes('/consent"')) {
-      response = await ua.post(new URL(formAction(html, '/consent'), issuer).href, { decision: 'approve', csrf: inputValue(html, 'csrf') });
-    } else {
-      throw new Error(`unexpected page at ${url}: ${response.status}`);
-    }
-    ({ url, response } = await ua.follow(url, issuer, response));
-  }
-  return new URL(url);
+export function signIn(ua: UserAgent, issuer: string, authUrl: URL, email: string, password: string): Promise<URL> {
+  return signInThroughForms(ua, issuer, authUrl.href, email, password);
 }

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { createAccount } from '../../src/accounts/create-account.ts';
 import { upsertClient } from '../../src/storage/postgres/clients.queries.ts';
 import type { TestServer } from './app.ts';
 import { formAction, inputValue, type UserAgent } from './browserless.ts';
 import { REDIRECT_URI } from './e2e.ts';
+import { rawAuthorization } from './forms.ts';
 
 export const USER = { email: 'user@example.com', password: 'a perfectly long password' };
 export const WEB_SECRET = 'web-client-secret-0123456789-abcdefghijkl';
@@ -20,20 +20,7 @@ export async function seedBasics(server: TestServer): Promise<void> {
 
 /** A code + PKCE authorization request URL (the verifier is not needed: these tests stop at the code). */
 export function authorizationUrl(issuer: string, clientId: string, params: Record<string, string> = {}): string {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(`${issuer}/auth`);
-  url.search = new URLSearchParams({
-    client_id: clientId,
-    response_type: 'code',
-    scope: 'openid email',
-    redirect_uri: REDIRECT_URI,
-    state: randomBytes(8).toString('hex'),
-    nonce: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    ...params,
-  }).toString();
-  return url.href;
+  return rawAuthorization(issuer, { client_id: clientId, redirect_uri: REDIRECT_URI, scope: 'openid email', ...params }).url;
 }
 
 export interface PageAt {
