@@ -132,6 +132,19 @@ describe('sessions and cookies', () => {
     }
   });
 
+  it('max_age and prompt=login make a signed-in user enter the password again', async () => {
+    const ua = agent();
+    await signIn(ua);
+    const fresh = await ua.follow(authorizationUrl(server.issuer, 'web', { max_age: '60' }), server.issuer);
+    expect(codeOf(fresh.url)).toBeTruthy();
+    // oidc-provider judges max_age on its own clock (whole seconds), so this one waits for real.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const aged = await open(ua, server.issuer, authorizationUrl(server.issuer, 'web', { max_age: '1' }));
+    expect(aged.html).toContain('name="password"');
+    const forced = await open(ua, server.issuer, authorizationUrl(server.issuer, 'web', { prompt: 'login' }));
+    expect(forced.html).toContain('name="password"');
+  });
+
   describe('SES-06: sign-out', () => {
     it('a GET to end_session only shows a confirmation; the session survives it and a POST without the xsrf token', async () => {
       const ua = agent();
