@@ -30,6 +30,11 @@ export interface OidcAdapter {
 
 export type AdapterFactory = (model: string) => OidcAdapter;
 
+/** Ends everything oidc-provider holds for one account: sessions, grants, codes and tokens (REC-06). */
+export interface AccountRevoker {
+  revokeAccount(accountId: string): Promise<void>;
+}
+
 /** Models indexed by grantId; the same set as oidc-provider's memory adapter. */
 export const GRANTABLE_MODELS: ReadonlySet<string> = new Set([
   'AccessToken',
@@ -39,6 +44,15 @@ export const GRANTABLE_MODELS: ReadonlySet<string> = new Set([
   'BackchannelAuthenticationRequest',
   'PreAuthorizedCode',
 ]);
+
+/** Models indexed by accountId: what must disappear when an account's sessions and grants are revoked. */
+export const ACCOUNT_MODELS: ReadonlySet<string> = new Set(['Session', 'Grant', ...GRANTABLE_MODELS]);
+
+/** The account a payload belongs to, if any (anonymous sessions have none). */
+export function accountIdOf(payload: AdapterPayload | undefined): string | undefined {
+  const accountId = payload?.accountId;
+  return typeof accountId === 'string' && accountId !== '' ? accountId : undefined;
+}
 
 /** oidc-provider's own error, so its token endpoint answers 400 invalid_grant rather than a 500. */
 export function invalidGrant(): Error {

@@ -47,6 +47,8 @@ export interface OidcPayloadsTable {
   id: string;
   payload: Json<Record<string, unknown>>;
   grant_id: string | null;
+  /** The account a Session, Grant, code or token belongs to (for revoking everything of one account). */
+  account_id: string | null;
   user_code: string | null;
   uid: string | null;
   expires_at: Date | null;

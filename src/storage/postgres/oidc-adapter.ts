@@ -1,7 +1,10 @@
 import {
+  ACCOUNT_MODELS,
+  accountIdOf,
   GRANTABLE_MODELS,
   grantIdOf,
   rejectConsume,
+  type AccountRevoker,
   type AdapterFactory,
   type AdapterPayload,
   type OidcAdapter,
@@ -10,6 +13,7 @@ import type { OidcPayloadRow } from './database.ts';
 import type { Db } from './db.ts';
 import {
   deletePayload,
+  deletePayloadsByAccountId,
   deletePayloadsByGrantId,
   findLivePayload,
   findLivePayloadByUid,
@@ -42,6 +46,7 @@ function createPostgresAdapter(db: Db, model: string, adapterFor: AdapterFactory
         id,
         payload,
         grantId: GRANTABLE_MODELS.has(model) ? (grantIdOf(payload) ?? null) : null,
+        accountId: ACCOUNT_MODELS.has(model) ? (accountIdOf(payload) ?? null) : null,
         userCode: stringField(payload, 'userCode'),
         uid: model === 'Session' ? stringField(payload, 'uid') : null,
         expiresIn: typeof expiresIn === 'number' ? expiresIn : undefined,
@@ -91,4 +96,9 @@ export function createPostgresAdapterFactory(db: Db): AdapterFactory {
     return adapter;
   };
   return adapterFor;
+}
+
+/** Revokes every session, grant, code and token of an account in the `oidc_payloads` table. */
+export function createPostgresAccountRevoker(db: Db): AccountRevoker {
+  return { revokeAccount: (accountId) => deletePayloadsByAccountId(db, accountId) };
 }

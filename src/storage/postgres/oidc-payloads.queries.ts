@@ -8,6 +8,7 @@ export interface OidcPayloadWrite {
   id: string;
   payload: Record<string, unknown>;
   grantId: string | null;
+  accountId: string | null;
   userCode: string | null;
   uid: string | null;
   /** Seconds from now (database clock); undefined: never expires. */
@@ -28,6 +29,7 @@ export async function upsertPayload(db: Db, write: OidcPayloadWrite): Promise<vo
   const row = {
     payload: JSON.stringify(write.payload),
     grant_id: write.grantId,
+    account_id: write.accountId,
     user_code: write.userCode,
     uid: write.uid,
     expires_at:
@@ -102,6 +104,11 @@ export async function deletePayload(db: Db, model: string, id: string): Promise<
 /** Deletes every record of any model carrying this grant_id (only grantable models carry one). */
 export async function deletePayloadsByGrantId(db: Db, grantId: string): Promise<void> {
   await db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId).execute();
+}
+
+/** Deletes every session, grant, code and token of one account. */
+export async function deletePayloadsByAccountId(db: Db, accountId: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('account_id', '=', accountId).execute();
 }
 
 /**

@@ -1,8 +1,11 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import {
+  ACCOUNT_MODELS,
+  accountIdOf,
   GRANTABLE_MODELS,
   grantIdOf,
   rejectConsume,
+  type AccountRevoker,
   type AdapterFactory,
   type AdapterPayload,
   type OidcAdapter,
@@ -13,6 +16,7 @@ import {
  *   ${model}:${id}         hash { payload: JSON, consumed?: epoch seconds }, EX expiresIn
  *   sessionUid:${uid}      -> session id, userCode:${code} -> id; same TTL as their record
  *   grant:${grantId}       set of the record keys issued under the grant; TTL = its longest-lived member
+ *   account:${accountId}   set of the record keys (sessions, grants, codes, tokens) of one account; same TTL rule
  * `consumed` is a hash field, not part of the JSON, so `consume` can set it atomically with HSETNX, and it
  * expires and is deleted together with its record.
  */
@@ -23,11 +27,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`;
 
 /**
- * Adds a record key to a grant set and lengthens the set's TTL to cover it (ARGV[2] seconds, 0 = never
+ * Adds a record key to an index set (grant or account) and lengthens the set's TTL to cover it (ARGV[2] seconds, 0 = never
  * expires). A set that already outlives the new member keeps its TTL, so the set lives as long as its
  * longest member. EXPIRE GT cannot do this alone: a set SADD has just created has no TTL yet.
  */
-const ADD_TO_GRANT = `
+const ADD_TO_INDEX_SET = `
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('SADD', KEYS[1], ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -61,6 +65,7 @@ function createKeys(prefix: string) {
   return {
     record: (model: string, id: string) => `${prefix}${model}:${id}`,
     grant: (grantId: string) => `${prefix}grant:${grantId}`,
+    account: (accountId: string) => `${prefix}account:${accountId}`,
     sessionUid: (uid: string) => `${prefix}sessionUid:${uid}`,
     userCode: (userCode: string) => `${prefix}userCode:${userCode}`,
     /** The id inside a record key (model names contain no colon). */
@@ -85,6 +90,8 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
     removeSecondaryIndexes(multi, keys, id, payload);
     const grantId = grantIdOf(payload);
     if (grantable && grantId) multi.srem(keys.grant(grantId), keys.record(model, id));
+    const accountId = accountIdOf(payload);
+    if (ACCOUNT_MODELS.has(model) && accountId) multi.srem(keys.account(accountId), keys.record(model, id));
   }
 
   /** Sets a string key, with the record's TTL when it has one. */
@@ -116,7 +123,9 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
       const grantId = grantIdOf(payload);
       if (model === 'Session' && uid) setIndex(multi, keys.sessionUid(uid), id, ttl);
       if (userCode) setIndex(multi, keys.userCode(userCode), id, ttl);
-      if (grantable && grantId) multi.eval(ADD_TO_GRANT, 1, keys.grant(grantId), key, ttl ?? 0);
+      if (grantable && grantId) multi.eval(ADD_TO_INDEX_SET, 1, keys.grant(grantId), key, ttl ?? 0);
+      const accountId = accountIdOf(payload);
+      if (ACCOUNT_MODELS.has(model) && accountId) multi.eval(ADD_TO_INDEX_SET, 1, keys.account(accountId), key, ttl ?? 0);
       await execAtomically(multi);
     },
 
@@ -187,4 +196,29 @@ export function createRedisAdapterFactory(redis: Redis, keyPrefix: string): Adap
     return adapter;
   };
   return adapterFor;
+}
+
+/**
+ * Revokes every session, grant, code and token of an account, through the account index set. Secondary
+ * indexes of the deleted records go too; grant sets that now point at deleted keys expire on their own
+ * (a lookup through them finds nothing).
+ */
+export function createRedisAccountRevoker(redis: Redis, keyPrefix: string): AccountRevoker {
+  const keys = createKeys(keyPrefix);
+  return {
+    async revokeAccount(accountId) {
+      const accountKey = keys.account(accountId);
+      const members = await redis.smembers(accountKey);
+      if (members.length === 0) return;
+      const payloads = await Promise.all(members.map((member) => redis.hget(member, 'payload')));
+      const multi = redis.multi();
+      members.forEach((member, index) => {
+        multi.del(member);
+        const payload = parsePayload(payloads[index]);
+        if (payload) removeSecondaryIndexes(multi, keys, keys.idOf(member), payload);
+      });
+      multi.srem(accountKey, ...members);
+      await execAtomically(multi);
+    },
+  };
 }
