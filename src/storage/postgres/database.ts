@@ -55,11 +55,42 @@ export interface OidcPayloadsTable {
   consumed_at: Date | null;
 }
 
+export type AccountTokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
+
+export interface AccountTokensTable {
+  id: Generated<string>;
+  account_id: string;
+  purpose: AccountTokenPurpose;
+  /** SHA-256 of the mailed token; the token itself is never stored. */
+  token_hash: string;
+  /** The address the token was mailed to (the new address for change_email). */
+  email: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Date | null;
+}
+
+export interface MailOutboxTable {
+  id: Generated<string>;
+  recipient: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  created_at: Generated<Date>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  sent_at: Date | null;
+  failed_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
   signing_keys: SigningKeysTable;
   oidc_payloads: OidcPayloadsTable;
+  account_tokens: AccountTokensTable;
+  mail_outbox: MailOutboxTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -67,3 +98,5 @@ export type NewAccountRow = Insertable<AccountsTable>;
 export type ClientRow = Selectable<ClientsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type OidcPayloadRow = Selectable<OidcPayloadsTable>;
+export type AccountTokenRow = Selectable<AccountTokensTable>;
+export type MailOutboxRow = Selectable<MailOutboxTable>;

@@ -117,13 +117,19 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   };
 }
 
-function openPostgres(url: string, poolMax: number): DatabaseHandle {
+function openPostgres(url: string, poolMax: number, onIdleError: (error: Error) => void): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolMax });
+  // An idle pooled connection that dies (server restart, failover, admin kill) is dropped by pg and
+  // replaced on the next query; without a listener that event would crash the whole process.
+  pool.on('error', onIdleError);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, kind: 'postgres', close: () => db.destroy() };
 }
 
-/** Opens the configured database: a pg pool, or the embedded PGlite store under DATA_DIR. */
-export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
-  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax) : openEmbedded(config.dataDir);
+/**
+ * Opens the configured database: a pg pool, or the embedded PGlite store under DATA_DIR.
+ * `onIdleError` hears about pooled connections lost while idle (they are replaced automatically).
+ */
+export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
+  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax, onIdleError) : openEmbedded(config.dataDir);
 }
