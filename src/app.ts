@@ -12,6 +12,7 @@ import { errorHandler } from './http/error-handler.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 import { requestContext } from './http/middleware/request-context.ts';
 import { createCsrfTokens, sameOriginOnly } from './http/middleware/csrf.ts';
+import { requestLocale } from './http/middleware/locale.ts';
 import { contentSecurityPolicy } from './http/middleware/security-headers.ts';
 import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
@@ -53,7 +54,7 @@ const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8
 /** Composition root: builds every piece from the config and wires them together. No logic lives here. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
   const logger = options.logger ?? createLogger(config);
-  const database: DatabaseHandle = await openDatabase(config.database);
+  const database: DatabaseHandle = await openDatabase(config.database, (error) => logger.warn({ err: error.message }, 'idle database connection lost'));
   const redis = config.redis ? createRedisClient(config.redis.url) : undefined;
   // Without a listener ioredis prints every connection error to stderr; ours go to the structured log.
   redis?.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
@@ -108,6 +109,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }),
     );
     koa.use(contentSecurityPolicy(https));
+    koa.use(requestLocale(config.defaultLocale));
     koa.use(errorHandler(render, logger));
     // Cross-site POSTs to the pages that change state are refused before any other work (WEB-01);
     // oidc-provider's logout confirmation adds its own xsrf token on top of this.

@@ -26,8 +26,9 @@ export function demoRouter(config: Config, render: Render): Router {
       }));
 
   router.use(noStore);
+  // The demo plays a third-party app, so it stays English whatever the browser asks for.
   router.get('/', (ctx) => {
-    ctx.body = render('demo/index', { title: 'Demo app', issuer: config.issuer });
+    ctx.body = render('demo/index', { title: 'demo.title', locale: 'en', issuer: config.issuer });
   });
 
   router.get('/login', async (ctx) => {
@@ -78,7 +79,7 @@ export function demoRouter(config: Config, render: Render): Router {
     } catch (error) {
       model = { failure: (error as Error).message };
     }
-    ctx.body = render('demo/result', { title: 'Demo app', ...model });
+    ctx.body = render('demo/result', { title: 'demo.title', locale: 'en', ...model });
   });
   return router;
 }

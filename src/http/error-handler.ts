@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
+import { errorMessageKey, translator, type MessageKey } from '../i18n/translate.ts';
+import { localeOf } from './middleware/locale.ts';
 import type { Render } from './render.ts';
 
 interface Presentable {
@@ -26,9 +28,18 @@ function toPresentable(error: unknown): Presentable {
   return { status: 500, code: 'server_error', message: 'Something went wrong on our side. Please try again.' };
 }
 
-const HEADINGS: Record<number, string> = { 400: 'That did not work', 403: 'Not allowed', 404: 'Page not found', 429: 'Too many attempts' };
+const HEADINGS: Record<number, MessageKey> = {
+  400: 'error.heading.400',
+  403: 'error.heading.403',
+  404: 'error.heading.404',
+  429: 'error.heading.429',
+};
 
-/** Writes an error as JSON or as a page of our layout, chosen by the Accept header. */
+/**
+ * Writes an error as JSON or as a page of our layout, chosen by the Accept header. JSON keeps the
+ * English `message` (for developers and logs); the page says `errors.<code>` from the catalogue in
+ * the request's language, or a generic message for a code without an entry.
+ */
 export function presentError(ctx: Context, render: Render, presentable: Presentable): void {
   ctx.status = presentable.status;
   ctx.set('Cache-Control', 'no-store');
@@ -38,10 +49,13 @@ export function presentError(ctx: Context, render: Render, presentable: Presenta
     return;
   }
   ctx.type = 'html';
+  const locale = localeOf(ctx);
+  const t = translator(locale);
   ctx.body = render('error', {
-    title: 'Error',
-    heading: HEADINGS[presentable.status] ?? (presentable.status >= 500 ? 'Something went wrong' : 'That did not work'),
-    message: presentable.message,
+    title: 'error.title',
+    locale,
+    heading: t(HEADINGS[presentable.status] ?? (presentable.status >= 500 ? 'error.heading.500' : 'error.heading.400')),
+    message: t(errorMessageKey(presentable.code)),
     code: presentable.code,
     requestId,
   });

@@ -7,12 +7,14 @@ import { authenticateWithPassword } from '../accounts/authenticate.ts';
 import { BadRequestError } from '../errors.ts';
 import type { PageModel, Render } from '../http/render.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
+import { localeOf, preferUiLocales } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
 import { allowFormAction } from '../http/middleware/security-headers.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import { finishInteraction, loadInteraction, type LoadedInteraction } from './context.ts';
+import { translator } from '../i18n/translate.ts';
 import { describeClaims, describeScopes } from './scopes.ts';
 
 export interface InteractionDeps {
@@ -35,7 +37,7 @@ const abortForm = z.object({ csrf: z.string().max(200).optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
-  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.');
+  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
   return result.data;
 }
 
@@ -49,35 +51,52 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
+  /**
+   * Loads the interaction and takes its language from the authorization request's ui_locales, so the
+   * pages and any error after this point (CSRF, wrong stage) speak the language the application asked for.
+   */
+  async function load(ctx: Context, provider: Provider): Promise<LoadedInteraction> {
+    const loaded = await loadInteraction(ctx, provider);
+    preferUiLocales(ctx, loaded.interaction.params.ui_locales);
+    return loaded;
+  }
+
   /** Every page of an interaction: its CSRF token, and form-action widened to where it may end (the client). */
-  function page(ctx: Context, loaded: LoadedInteraction, view: string, model: PageModel): void {
+  function page(ctx: Context, loaded: LoadedInteraction, view: string, model: { title: PageModel['title']; [key: string]: unknown }): void {
     allowFormAction(ctx, String(loaded.interaction.params.redirect_uri ?? ''));
-    ctx.body = deps.render(view, { ...model, uid: loaded.interaction.uid, client: loaded.client, csrf: deps.csrf.issue(`interaction:${loaded.interaction.uid}`) });
+    ctx.body = deps.render(view, {
+      ...model,
+      locale: localeOf(ctx),
+      uid: loaded.interaction.uid,
+      client: loaded.client,
+      csrf: deps.csrf.issue(`interaction:${loaded.interaction.uid}`),
+    });
   }
 
   const verifyCsrf = (loaded: LoadedInteraction, token: string | undefined) => deps.csrf.verify(`interaction:${loaded.interaction.uid}`, token);
 
   router.get('/', async (ctx) => {
-    const loaded = await loadInteraction(ctx, deps.provider());
+    const loaded = await load(ctx, deps.provider());
     const { interaction, stage } = loaded;
     if (stage.name === 'consent') {
       const account = await findAccountById(deps.db, stage.accountId);
       const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      const t = translator(localeOf(ctx));
       page(ctx, loaded, 'interaction/consent', {
-        title: 'Allow access',
+        title: 'consent.title',
         accountEmail: account?.email ?? '',
-        scopes: describeScopes(details.missingOIDCScope ?? []),
-        claims: describeClaims(details.missingOIDCClaims ?? []),
+        scopes: describeScopes(details.missingOIDCScope ?? [], t),
+        claims: describeClaims(details.missingOIDCClaims ?? [], t),
       });
       return;
     }
     if (stage.name !== 'login') throw wrongStage();
-    page(ctx, loaded, 'interaction/login', { title: 'Sign in', email: String(interaction.params.login_hint ?? '') });
+    page(ctx, loaded, 'interaction/login', { title: 'login.title', email: String(interaction.params.login_hint ?? '') });
   });
 
   router.post('/login', async (ctx) => {
     const provider = deps.provider();
-    const loaded = await loadInteraction(ctx, provider);
+    const loaded = await load(ctx, provider);
     const form = parse(loginForm, ctx.request.body);
     verifyCsrf(loaded, form.csrf);
     if (loaded.stage.name !== 'login') throw wrongStage();
@@ -85,10 +104,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     if (!result.ok) {
       ctx.status = 400;
       page(ctx, loaded, 'interaction/login', {
-        title: 'Sign in',
+        title: 'login.title',
         email: form.email,
         remember: form.remember === '1',
-        error: 'Email or password is incorrect.',
+        error: 'login.failed', // a catalogue key: the view shows it in the page's language
       });
       return;
     }
@@ -100,7 +119,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
   router.post('/consent', async (ctx) => {
     const provider = deps.provider();
-    const loaded = await loadInteraction(ctx, provider);
+    const loaded = await load(ctx, provider);
     const form = parse(consentForm, ctx.request.body);
     verifyCsrf(loaded, form.csrf);
     const { stage, interaction } = loaded;
@@ -115,7 +134,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
 
   router.post('/abort', async (ctx) => {
     const provider = deps.provider();
-    const loaded = await loadInteraction(ctx, provider);
+    const loaded = await load(ctx, provider);
     verifyCsrf(loaded, parse(abortForm, ctx.request.body).csrf);
     await finishInteraction(ctx, provider, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
   });

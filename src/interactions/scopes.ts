@@ -1,23 +1,37 @@
-/** Plain words for what each scope lets an application do (shown on the consent page). */
-const SCOPES: Record<string, string> = {
-  openid: 'Know who you are when you sign in',
-  email: 'See your email address and whether it is verified',
-  profile: 'See your name',
-  offline_access: 'Stay connected when you are not using it',
+import type { MessageKey, Translate } from '../i18n/translate.ts';
+
+/** Catalogue keys for what each scope lets an application do (shown on the consent page). */
+const SCOPES: Record<string, MessageKey> = {
+  openid: 'scope.openid',
+  email: 'scope.email',
+  profile: 'scope.profile',
+  offline_access: 'scope.offline_access',
 };
 
-/** Plain words for individual claims asked for with the `claims` parameter. */
-const CLAIMS: Record<string, string> = {
-  sub: 'Your account identifier',
-  email: 'Your email address',
-  email_verified: 'Whether your email address is verified',
-  name: 'Your name',
+/** Catalogue keys for individual claims asked for with the `claims` parameter. */
+const CLAIMS: Record<string, MessageKey> = {
+  sub: 'claim.sub',
+  email: 'claim.email',
+  email_verified: 'claim.email_verified',
+  name: 'claim.name',
 };
 
-export function describeScopes(scopes: readonly string[]): string[] {
-  return scopes.map((scope) => SCOPES[scope] ?? `Use the "${scope}" permission`);
+// Object.hasOwn: a scope named "constructor" must not find Object.prototype's.
+const known = (table: Record<string, MessageKey>, name: string) => (Object.hasOwn(table, name) ? table[name] : undefined);
+
+export function describeScopes(scopes: readonly string[], t: Translate): string[] {
+  return scopes.map((scope) => {
+    const key = known(SCOPES, scope);
+    return key ? t(key) : t('scope.unknown', { scope });
+  });
 }
 
-export function describeClaims(claims: readonly string[]): string[] {
-  return claims.filter((claim) => claim !== 'sub').map((claim) => CLAIMS[claim] ?? `Your "${claim}" information`);
+/** `sub` is left out: every sign-in releases it, and the openid scope already says so in plain words. */
+export function describeClaims(claims: readonly string[], t: Translate): string[] {
+  return claims
+    .filter((claim) => claim !== 'sub')
+    .map((claim) => {
+      const key = known(CLAIMS, claim);
+      return key ? t(key) : t('claim.unknown', { claim });
+    });
 }

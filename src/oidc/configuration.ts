@@ -4,6 +4,7 @@ import type { AdapterFactory } from '../storage/oidc-adapter.ts';
 import type { PrivateJwk } from './keys.ts';
 import type { FindAccount } from './find-account.ts';
 import { createInteractionPolicy, loadExistingGrant, type Clock } from './policy.ts';
+import { SUPPORTED_LOCALES } from '../i18n/locales.ts';
 
 /**
  * Cookie names. Over https the session cookie takes the `__Host-` prefix (Secure, Path=/, no Domain:
@@ -113,6 +114,6 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       userinfo: { enabled: true },
     },
     renderError: deps.pages.renderError as unknown as Configuration['renderError'],
-    discovery: { service_documentation: `${config.issuer}/` },
+    discovery: { service_documentation: `${config.issuer}/`, ui_locales_supported: [...SUPPORTED_LOCALES] },
   };
 }

@@ -2,18 +2,39 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/load.ts';
 import type { Render } from '../http/render.ts';
 import { allowFormAction, cspNonce } from '../http/middleware/security-headers.ts';
+import { negotiateLocale, type Locale } from '../i18n/locales.ts';
+import { errorMessageKey, translator } from '../i18n/translate.ts';
 import type { ProviderPages } from './configuration.ts';
 
-/** oidc-provider's own pages (errors, RP-initiated logout) rendered through our layout. */
-export function createProviderPages(render: Render, _config: Config): ProviderPages {
+/**
+ * oidc-provider's own pages (errors, RP-initiated logout) rendered through our layout. They run in
+ * oidc-provider's Koa context, not ours (no ctx.state.locale), so they negotiate the language here:
+ * the request's ui_locales (end_session accepts it too), then Accept-Language, then the default.
+ */
+export function createProviderPages(render: Render, config: Config): ProviderPages {
+  const localeOf = (ctx: KoaContextWithOIDC): Locale => {
+    // ctx.oidc is missing when the error happened before oidc-provider set up the request.
+    const uiLocales: unknown = (ctx.oidc as KoaContextWithOIDC['oidc'] | undefined)?.params?.ui_locales;
+    return negotiateLocale({
+      uiLocales: typeof uiLocales === 'string' ? uiLocales : undefined,
+      acceptLanguage: ctx.get('accept-language'),
+      fallback: config.defaultLocale,
+    });
+  };
+
   return {
+    /** A friendly message by error code; oidc-provider's own (English, technical) description as detail. */
     async renderError(ctx, out) {
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
+      const locale = localeOf(ctx);
+      const t = translator(locale);
       ctx.body = render('error', {
-        title: 'Error',
-        heading: 'The sign-in request could not be completed',
-        message: out.error_description ?? 'The request was not valid.',
+        title: 'error.title',
+        locale,
+        heading: t('error.heading.protocol'),
+        message: t(errorMessageKey(out.error)),
+        details: out.error_description,
         code: out.error,
         requestId: (ctx.state as { requestId?: string }).requestId,
       });
@@ -29,7 +50,8 @@ export function createProviderPages(render: Render, _config: Config): ProviderPa
       ctx.set('Cache-Control', 'no-store');
       allowFormAction(ctx, ctx.oidc.params?.post_logout_redirect_uri as string | undefined);
       ctx.body = render('logout', {
-        title: 'Sign out',
+        title: 'logout.title',
+        locale: localeOf(ctx),
         form,
         clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
         autoSubmit: ctx.oidc.entities.IdTokenHint !== undefined,
@@ -39,7 +61,7 @@ export function createProviderPages(render: Render, _config: Config): ProviderPa
     async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+      ctx.body = render('logged-out', { title: 'loggedOut.title', locale: localeOf(ctx), clientName: ctx.oidc.client?.clientName });
     },
   };
 }
