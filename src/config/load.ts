@@ -40,6 +40,10 @@ export interface Config {
   readonly seedDemo: boolean;
   readonly reauth: { readonly passwordMaxAge: number };
   readonly defaultLocale: ParsedConfig['DEFAULT_LOCALE'];
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly registration: 'open' | 'closed';
+  readonly passwords: { readonly minLength: number; readonly mfaRequired: boolean; readonly breachedApiUrl: string | undefined };
+  readonly accounts: { readonly allowUnverifiedSignIn: boolean; readonly verificationTtl: number; readonly resetTtl: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -110,6 +114,11 @@ function crossKeyProblems(input: Env): string[] {
     if (!input.COOKIE_SECRETS) problems.push('COOKIE_SECRETS: required in production (generated secrets are for development only)');
     if (!input.KEY_ENCRYPTION_KEY) problems.push('KEY_ENCRYPTION_KEY: required in production (generated keys are for development only)');
     if (truthy(input.SEED_DEMO)) problems.push('SEED_DEMO: the demo client and user cannot be seeded in production');
+    if (!input.SMTP_URL) problems.push('SMTP_URL: required in production (verification and password-reset mail)');
+  }
+  const minLength = Number(input.PASSWORD_MIN_LENGTH ?? 15);
+  if (minLength < 15 && !truthy(input.MFA_REQUIRED)) {
+    problems.push('PASSWORD_MIN_LENGTH: below 15 only when MFA_REQUIRED=true (NIST SP 800-63B-4: a password alone needs 15)');
   }
   if (truthy(input.SEED_DEMO) && input.DATABASE_URL) {
     problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
@@ -173,6 +182,14 @@ export function loadConfig(processEnv: Env): Config {
     seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
     reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE },
     defaultLocale: raw.DEFAULT_LOCALE,
+    mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM },
+    registration: raw.REGISTRATION ?? (raw.NODE_ENV === 'production' ? 'closed' : 'open'),
+    passwords: { minLength: raw.PASSWORD_MIN_LENGTH, mfaRequired: raw.MFA_REQUIRED, breachedApiUrl: raw.BREACHED_PASSWORD_API_URL },
+    accounts: {
+      allowUnverifiedSignIn: raw.ALLOW_UNVERIFIED_SIGN_IN,
+      verificationTtl: raw.EMAIL_VERIFICATION_TTL,
+      resetTtl: raw.PASSWORD_RESET_TTL,
+    },
   };
   return Object.freeze(config);
 }

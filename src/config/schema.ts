@@ -76,6 +76,24 @@ export const configSchema = z.object({
   REAUTH_PASSWORD_MAX_AGE: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(30 * 24 * 3600),
   /** Language of the pages when neither ui_locales nor Accept-Language names a supported one (en or ar). */
   DEFAULT_LOCALE: z.enum(['en', 'ar']).default('en'),
+  /** smtp:// or smtps:// URL of the mail server (credentials in the URL); unset in development keeps mail in the dev outbox. */
+  SMTP_URL: optionalUrl(['smtp:', 'smtps:']),
+  /** Sender of every mail, e.g. "Gatehouse <no-reply@example.com>". */
+  MAIL_FROM: z.string().min(3).default('Gatehouse <no-reply@localhost>'),
+  /** open: anyone may create an account; closed: only the CLI. Default open outside production, closed in production. */
+  REGISTRATION: z.enum(['open', 'closed']).optional(),
+  /** Minimum password length in code points (NIST 800-63B-4: 15; 8 only when MFA_REQUIRED is true). */
+  PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(15),
+  /** Every account must use a second factor (allows PASSWORD_MIN_LENGTH down to 8). */
+  MFA_REQUIRED: bool(false),
+  /** Base URL of a k-anonymity breached-password range API (HIBP-compatible: GET {url}/{first 5 SHA-1 hex}); unset: off. */
+  BREACHED_PASSWORD_API_URL: optionalUrl(['https:', 'http:']),
+  /** Whether accounts whose email is not verified yet may sign in (email_verified stays false in their tokens). */
+  ALLOW_UNVERIFIED_SIGN_IN: bool(true),
+  /** Seconds an email verification link stays valid (at most 24 h). */
+  EMAIL_VERIFICATION_TTL: z.coerce.number().int().min(60).max(86400).default(86400),
+  /** Seconds a password reset link stays valid (at most 24 h). */
+  PASSWORD_RESET_TTL: z.coerce.number().int().min(60).max(86400).default(1800),
   /** Seconds a sign-in interaction may take. */
   INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
   /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
         expect.stringMatching(/^REDIS_URL: required in production/),
         expect.stringMatching(/^COOKIE_SECRETS: required in production/),
         expect.stringMatching(/^KEY_ENCRYPTION_KEY: required in production/),
+        expect.stringMatching(/^SMTP_URL: required in production/),
       ]),
     );
   });
@@ -62,6 +63,7 @@ describe('loadConfig', () => {
       ISSUER: 'https://id.example.com',
       DATABASE_URL: 'postgres://db/gatehouse',
       REDIS_URL: 'redis://cache:6379',
+      SMTP_URL: 'smtp://mail:587',
       SEED_DEMO: 'true',
       ...goodSecrets,
     });
@@ -75,6 +77,7 @@ describe('loadConfig', () => {
       ISSUER: 'http://127.0.0.1:3000',
       DATABASE_URL: 'postgres://db/gatehouse',
       REDIS_URL: 'redis://cache:6379',
+      SMTP_URL: 'smtp://mail:587',
       ...goodSecrets,
     });
     expect(config.secretsGenerated).toBe(false);
@@ -107,6 +110,7 @@ describe('GATEHOUSE_CONFIG', () => {
       GATEHOUSE_CONFIG: file,
       DATABASE_URL: 'postgres://db/gatehouse',
       REDIS_URL: 'redis://cache:6379',
+      SMTP_URL: 'smtp://mail:587',
       ...goodSecrets,
     });
     expect(config.env).toBe('production');
@@ -133,5 +137,17 @@ describe('GATEHOUSE_CONFIG', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('password policy settings', () => {
+  it('allows a minimum below 15 only when MFA is required (NIST SP 800-63B-4)', () => {
+    expect(problemsOf({ NODE_ENV: 'test', PASSWORD_MIN_LENGTH: '8' })).toEqual([expect.stringMatching(/^PASSWORD_MIN_LENGTH: below 15 only when MFA_REQUIRED/)]);
+    expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://', PASSWORD_MIN_LENGTH: '8', MFA_REQUIRED: 'true' }).passwords.minLength).toBe(8);
+    expect(problemsOf({ NODE_ENV: 'test', PASSWORD_MIN_LENGTH: '7', MFA_REQUIRED: 'true' })).toEqual([expect.stringMatching(/^PASSWORD_MIN_LENGTH:/)]);
+  });
+
+  it('opens registration by default outside production and closes it in production', () => {
+    expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://' }).registration).toBe('open');
   });
 });
