@@ -28,6 +28,14 @@ import { createPostgresAdapterFactory } from './storage/postgres/oidc-adapter.ts
 import { createRedisClient } from './storage/redis/client.ts';
 import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
 import { demoRouter } from './demo/router.ts';
+import { devOutboxRouter } from './mail/dev-outbox.ts';
+import { createMailer, type Mailer } from './mail/outbox.ts';
+import { createMailRenderer } from './mail/templates.ts';
+import { createLogTransport, createSmtpTransport } from './mail/transport.ts';
+import { accountFlowRouter } from './recovery/router.ts';
+import { createPasswordPolicy } from './security/password-policy.ts';
+import { createPostgresAccountRevoker } from './storage/postgres/oidc-adapter.ts';
+import { createRedisAccountRevoker } from './storage/redis/oidc-adapter.ts';
 
 export interface GatehouseApp {
   readonly config: Config;
@@ -35,6 +43,8 @@ export interface GatehouseApp {
   readonly db: Db;
   readonly logger: Logger;
   readonly hasher: PasswordHasher;
+  /** The mail outbox; tests call deliverDue() to send what a request queued. */
+  readonly mailer: Mailer;
   provider(): Provider;
   readonly keys: Pick<ProviderHolder, 'refresh'>;
   /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
@@ -50,6 +60,9 @@ export interface AppOptions {
 }
 
 const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8');
+
+/** Our pages outside /interaction/ whose POSTs change state (checked for a same-origin request). */
+const STATE_CHANGING_PAGES = new Set(['/session/end/confirm', '/register', '/verify-email', '/verify-email/resend', '/forgot-password', '/reset-password']);
 
 /** Composition root: builds every piece from the config and wires them together. No logic lives here. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
@@ -69,6 +82,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
     const render = createRenderer({ cache: config.env !== 'development' });
     const hasher = await createPasswordHasher(config.argon2);
+    const clock = options.clock ?? Date.now;
+    const mailer = createMailer({
+      db,
+      // Development without SMTP_URL: mail is kept in the outbox (listed at /dev/outbox) and only logged.
+      transport: config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createLogTransport(logger),
+      from: config.mail.from,
+      logger,
+      render: createMailRenderer(render),
+      clock,
+    });
     const clients = createClientsAdapter(db);
     const models: AdapterFactory = redis
       ? createRedisAdapterFactory(redis, config.redis!.keyPrefix)
@@ -77,7 +100,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const holder = await createProviderHolder(
       config,
       db,
-      { adapter, clock: options.clock ?? Date.now, findAccount: createFindAccount(db), pages: createProviderPages(render, config) },
+      { adapter, clock, findAccount: createFindAccount(db), pages: createProviderPages(render, config) },
       logger,
     );
 
@@ -115,7 +138,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // oidc-provider's logout confirmation adds its own xsrf token on top of this.
     const sameOrigin = sameOriginOnly(config.issuer);
     koa.use(async (ctx, next) => {
-      if (ctx.path.startsWith('/interaction/') || ctx.path === '/session/end/confirm') return sameOrigin(ctx, next);
+      if (ctx.path.startsWith('/interaction/') || STATE_CHANGING_PAGES.has(ctx.path)) return sameOrigin(ctx, next);
       return next();
     });
 
@@ -128,9 +151,32 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     koa.use(own.routes());
     koa.use(healthRouter(checks).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);
-    const interactions = interactionRouter({ db, hasher, render, csrf, provider: holder.current });
+    const interactions = interactionRouter({
+      db,
+      hasher,
+      render,
+      csrf,
+      provider: holder.current,
+      accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
+    });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
+    const accountFlows = accountFlowRouter(
+      {
+        db,
+        hasher,
+        mail: mailer,
+        policy: createPasswordPolicy({ ...config.passwords, issuer: config.issuer }),
+        revoker: redis ? createRedisAccountRevoker(redis, config.redis!.keyPrefix) : createPostgresAccountRevoker(db),
+        config,
+        logger,
+        now: () => new Date(clock()),
+      },
+      render,
+      csrf,
+    );
+    koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
+    if (config.env === 'development') koa.use(devOutboxRouter({ db, render }).routes());
 
     // Everything else is the protocol: hand the raw request to the current oidc-provider instance.
     const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
@@ -142,16 +188,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await handle(ctx.req, ctx.res);
     });
 
+    mailer.start(5_000);
     return {
       config,
       koa,
       db,
       logger,
       hasher,
+      mailer,
       provider: holder.current,
       keys: holder,
       async close() {
         holder.stop();
+        await mailer.close(); // before the database: a delivery run may be using it
         redis?.disconnect();
         await database.close();
       },

@@ -23,6 +23,8 @@ export interface InteractionDeps {
   render: Render;
   csrf: CsrfTokens;
   provider(): Provider;
+  /** Shown as links on the sign-in page and enforced after a correct password. */
+  accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean };
 }
 
 /** Field names are a stable contract for password managers and scripts: `email`, `password`. */
@@ -69,6 +71,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       locale: localeOf(ctx),
       uid: loaded.interaction.uid,
       client: loaded.client,
+      registrationOpen: deps.accounts.registrationOpen,
       csrf: deps.csrf.issue(`interaction:${loaded.interaction.uid}`),
     });
   }
@@ -101,13 +104,15 @@ export function interactionRouter(deps: InteractionDeps): Router {
     verifyCsrf(loaded, form.csrf);
     if (loaded.stage.name !== 'login') throw wrongStage();
     const result = await authenticateWithPassword(deps.db, deps.hasher, form.email, form.password);
-    if (!result.ok) {
+    // Unverified accounts may be kept out by config; that message only ever follows a correct password.
+    const unverified = result.ok && !result.account.emailVerified && !deps.accounts.allowUnverifiedSignIn;
+    if (!result.ok || unverified) {
       ctx.status = 400;
       page(ctx, loaded, 'interaction/login', {
         title: 'login.title',
         email: form.email,
         remember: form.remember === '1',
-        error: 'login.failed', // a catalogue key: the view shows it in the page's language
+        error: unverified ? 'login.unverified' : 'login.failed', // catalogue keys, shown in the page's language
       });
       return;
     }

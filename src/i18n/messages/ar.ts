@@ -1,4 +1,5 @@
 import type { Messages } from './en.ts';
+import { accountPagesAr } from './accounts.ar.ts';
 
 /**
  * Modern Standard Arabic. Typed `Messages`: the compiler refuses a missing or an extra key. Second-person
@@ -73,5 +74,52 @@ export const ar: Messages = {
   'errors.invalid_redirect_uri': 'طلب التطبيق إعادتك إلى عنوان لم يسجِّله.',
   'errors.unauthorized_client': 'لا يُسمح لهذا التطبيق بتقديم هذا الطلب.',
 
+  'password.too_short': 'استخدم {min} من الأحرف على الأقل. بضع كلمات غير مترابطة تصنع كلمة مرور قوية يسهل تذكّرها.',
+  'password.too_long': 'كلمة المرور هذه طويلة جدًا. استخدم {max} من الأحرف على الأكثر.',
+  'password.blocklisted': 'كلمة المرور هذه شائعة جدًا ويسهل تخمينها. اختر شيئًا فريدًا، مثل بضع كلمات غير مترابطة.',
+  'password.context': 'كلمة المرور هذه قريبة جدًا من بريدك الإلكتروني أو اسمك أو اسم هذه الخدمة. أضف بضع كلمات لا علاقة لها بها.',
+  'password.breached': 'ظهرت كلمة المرور هذه في تسريب للبيانات، لذا يجرّبها المهاجمون أولًا. اختر كلمة مرور مختلفة، وغيّرها في كل مكان آخر تستخدمها فيه.',
+
   'demo.title': 'التطبيق التجريبي',
+  'mail.footer': 'أُرسلت هذه الرسالة تلقائيًّا من خدمة تسجيل الدخول، ولا تُقرأ الردود عليها.',
+  'mail.linkFallback': 'إذا لم يعمل الزر، فانسخ هذا العنوان والصقه في متصفحك:',
+  'mail.expiry': 'يعمل الرابط مرة واحدة، ومدة صلاحيته {duration}.',
+  'mail.verifyEmail.subject': 'أكِّد عنوان بريدك الإلكتروني',
+  'mail.verifyEmail.intro': 'أنشأ أحدهم، ونأمل أن تكون أنت، حسابًا بعنوان البريد الإلكتروني هذا. أكِّد أن العنوان لك لإتمام ذلك.',
+  'mail.verifyEmail.action': 'تأكيد عنوان بريدي الإلكتروني',
+  'mail.verifyEmail.ignore': 'إذا لم تُنشئ حسابًا، فيمكنك تجاهل هذه الرسالة.',
+  'mail.accountExists.subject': 'حاول أحدهم إنشاء حساب بعنوان بريدك الإلكتروني',
+  'mail.accountExists.intro': 'حاول أحدهم إنشاء حساب جديد بعنوان البريد الإلكتروني هذا، لكن لهذا العنوان حسابًا بالفعل. لم يُنشأ أي حساب جديد.',
+  'mail.accountExists.signIn': 'إذا كنت أنت، فسجِّل الدخول من التطبيق كالمعتاد. هل نسيت كلمة المرور؟ اختر كلمة جديدة:',
+  'mail.accountExists.action': 'إعادة تعيين كلمة المرور',
+  'mail.accountExists.ignore': 'إذا لم تكن أنت، فيمكنك تجاهل هذه الرسالة: لم يتغيَّر شيء في حسابك.',
+  'mail.resetPassword.subject': 'إعادة تعيين كلمة المرور',
+  'mail.resetPassword.intro': 'طلب أحدهم إعادة تعيين كلمة مرور الحساب المرتبط بعنوان البريد الإلكتروني هذا.',
+  'mail.resetPassword.action': 'اختيار كلمة مرور جديدة',
+  'mail.resetPassword.ignore': 'إذا لم تطلب ذلك، فتجاهل هذه الرسالة: ستبقى كلمة مرورك كما هي.',
+  'mail.passwordChanged.subject': 'تم تغيير كلمة مرورك',
+  'mail.passwordChanged.intro': 'تم تغيير كلمة مرور حسابك.',
+  'mail.passwordChanged.notYou': 'إذا لم تغيِّرها أنت، فقد يعرف شخص آخر كلمة مرورك. اختر كلمة مرور جديدة فورًا:',
+  'mail.passwordChanged.action': 'إعادة تعيين كلمة المرور',
+  'mail.passwordChanged.contact': 'ثم أبلِغ القائمين على هذه الخدمة ليتحقَّقوا من حسابك.',
+  'mail.emailChangeVerify.subject': 'أكِّد عنوان بريدك الإلكتروني الجديد',
+  'mail.emailChangeVerify.intro': 'طلبتَ استخدام هذا العنوان ({email}) عنوانًا للبريد الإلكتروني لحسابك. أكِّده لإتمام التغيير.',
+  'mail.emailChangeVerify.action': 'تأكيد العنوان الجديد',
+  'mail.emailChangeVerify.ignore': 'إذا لم تطلب ذلك، فتجاهل هذه الرسالة: سيحتفظ الحساب بعنوانه الحالي.',
+  'mail.emailChanged.subject': 'تم تغيير عنوان البريد الإلكتروني لحسابك',
+  'mail.emailChanged.intro': 'تم تغيير عنوان البريد الإلكتروني لحسابك إلى {email}. من الآن فصاعدًا تصل الرسائل المتعلقة بحسابك إلى ذلك العنوان.',
+  'mail.emailChanged.notYou': 'إذا لم تُجرِ هذا التغيير بنفسك، فربما تمكَّن شخص آخر من الوصول إلى حسابك. تواصل فورًا مع القائمين على هذه الخدمة، فالرسائل المرسلة إلى هذا العنوان لم تعد تصل إلى الحساب.',
+  'mail.devOutbox.title': 'البريد الصادر (للتطوير)',
+  'mail.devOutbox.explain': 'أحدث الرسائل التي وضعها Gatehouse في قائمة الإرسال. من دون SMTP_URL لا يغادر شيء هذا الجهاز: اتبع الروابط هنا بدلًا من ذلك.',
+  'mail.devOutbox.empty': 'لا توجد رسائل بعد.',
+  'mail.devOutbox.to': 'إلى',
+  'mail.devOutbox.created': 'وُضعت في القائمة',
+  'mail.devOutbox.status': 'الحالة',
+  'mail.devOutbox.sent': 'أُرسلت',
+  'mail.devOutbox.failed': 'توقَّفت محاولات الإرسال',
+  'mail.devOutbox.pending': 'بانتظار الإرسال (المحاولات حتى الآن: {attempts})',
+  'mail.devOutbox.lastError': 'آخر خطأ',
+  'mail.devOutbox.links': 'الروابط في هذه الرسالة',
+
+  ...accountPagesAr,
 };

@@ -1,3 +1,5 @@
+import { accountPagesEn } from './accounts.en.ts';
+
 /**
  * English, the reference catalogue: its keys are the `MessageKey` type, and every other language must
  * have exactly these keys (ar.ts is typed `Messages`, so a missing or extra key fails the build).
@@ -76,8 +78,59 @@ export const en = {
   'errors.invalid_redirect_uri': 'The application asked to send you back to an address it has not registered.',
   'errors.unauthorized_client': 'This application is not allowed to make this request.',
 
+  // Why a new password was refused (src/security/password-policy.ts): say what to do, never list rules.
+  'password.too_short': 'Use at least {min} characters. A few unrelated words make a strong, memorable password.',
+  'password.too_long': 'This password is too long. Use at most {max} characters.',
+  'password.blocklisted': 'This password is too common and easy to guess. Choose something unique, such as a few unrelated words.',
+  'password.context': 'This password is too close to your email address, your name or the name of this service. Add some unrelated words.',
+  'password.breached': 'This password has appeared in a data breach, so attackers try it first. Choose a different one, and change it anywhere else you use it.',
+
   // The demo pages stay English-only; only their window title comes from here.
   'demo.title': 'Demo app',
+  // mail.*: the mails (views/mail/, src/mail/templates.ts) and the development outbox page. Mail strings
+  // are also the plain-text part, so they hold no markup; {duration} is a localized "30 minutes" (in Arabic
+  // the nominative form, so it must stand where the nominative is right, not after a preposition).
+  'mail.footer': 'This message was sent automatically by the sign-in service. Replies are not read.',
+  'mail.linkFallback': 'If the button does not work, copy this address into your browser:',
+  'mail.expiry': 'The link works once and expires in {duration}.',
+  'mail.verifyEmail.subject': 'Confirm your email address',
+  'mail.verifyEmail.intro': 'Someone, hopefully you, created an account with this email address. Confirm that the address is yours to finish.',
+  'mail.verifyEmail.action': 'Confirm my email address',
+  'mail.verifyEmail.ignore': 'If you did not create an account, you can ignore this message.',
+  'mail.accountExists.subject': 'Someone tried to create an account with your address',
+  'mail.accountExists.intro': 'Someone tried to create a new account with this email address, but the address already has an account. No new account was created.',
+  'mail.accountExists.signIn': 'If it was you, sign in from the application as usual. Forgot your password? Choose a new one:',
+  'mail.accountExists.action': 'Reset my password',
+  'mail.accountExists.ignore': 'If it was not you, you can ignore this message: nothing has changed in your account.',
+  'mail.resetPassword.subject': 'Reset your password',
+  'mail.resetPassword.intro': 'Someone asked to reset the password of the account with this email address.',
+  'mail.resetPassword.action': 'Choose a new password',
+  'mail.resetPassword.ignore': 'If you did not ask for this, ignore this message: your password stays as it is.',
+  'mail.passwordChanged.subject': 'Your password was changed',
+  'mail.passwordChanged.intro': 'The password of your account has been changed.',
+  'mail.passwordChanged.notYou': 'If you did not change it, someone else may know your password. Choose a new one right away:',
+  'mail.passwordChanged.action': 'Reset my password',
+  'mail.passwordChanged.contact': 'Then tell the people who run this service, so they can check your account.',
+  'mail.emailChangeVerify.subject': 'Confirm your new email address',
+  'mail.emailChangeVerify.intro': 'You asked to use this address ({email}) as the email address of your account. Confirm it to finish the change.',
+  'mail.emailChangeVerify.action': 'Confirm the new address',
+  'mail.emailChangeVerify.ignore': 'If you did not ask for this, ignore this message: the account keeps its current address.',
+  'mail.emailChanged.subject': 'The email address of your account was changed',
+  'mail.emailChanged.intro': 'The email address of your account was changed to {email}. From now on, messages about your account go to that address.',
+  'mail.emailChanged.notYou': 'If you did not make this change, someone else may have access to your account. Contact the people who run this service right away: mail to this address no longer reaches the account.',
+  'mail.devOutbox.title': 'Outbox (development)',
+  'mail.devOutbox.explain': 'The newest mail Gatehouse has queued. Without SMTP_URL nothing leaves this machine: follow the links here instead.',
+  'mail.devOutbox.empty': 'No mail yet.',
+  'mail.devOutbox.to': 'To',
+  'mail.devOutbox.created': 'Queued',
+  'mail.devOutbox.status': 'Status',
+  'mail.devOutbox.sent': 'Sent',
+  'mail.devOutbox.failed': 'Gave up',
+  'mail.devOutbox.pending': 'Waiting (attempts so far: {attempts})',
+  'mail.devOutbox.lastError': 'Last error',
+  'mail.devOutbox.links': 'Links in this mail',
+
+  ...accountPagesEn,
 };
 
 export type MessageKey = keyof typeof en;

@@ -62,3 +62,16 @@ export function consumeAccountToken(db: Db, tokenHash: string, purpose: AccountT
     .returningAll()
     .executeTakeFirst();
 }
+
+/** When the newest token of this purpose was issued (for a resend cooldown), if any. */
+export async function latestAccountTokenAt(db: Db, accountId: string, purpose: AccountTokenPurpose): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('account_tokens')
+    .select('created_at')
+    .where('account_id', '=', accountId)
+    .where('purpose', '=', purpose)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? new Date(row.created_at) : undefined;
+}

@@ -44,3 +44,20 @@ export async function disableAccountByEmail(db: Db, email: string, at: Date): Pr
     .execute();
   return disabled.length;
 }
+
+/** Marks the address verified only if it is still the account's address (it may have changed since the mail). */
+export async function markEmailVerified(db: Db, id: string, email: string, at: Date): Promise<boolean> {
+  const rows = await db
+    .updateTable('accounts')
+    .set({ email_verified: true, updated_at: at })
+    .where('id', '=', id)
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .returning('id')
+    .execute();
+  return rows.length > 0;
+}
+
+/** Postgres' unique_violation: a concurrent insert won the race for the same email. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}

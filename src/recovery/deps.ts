@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.ts';
+import type { PasswordHasher } from '../security/passwords.ts';
+import type { AccountRevoker } from '../storage/oidc-adapter.ts';
+import type { Db } from '../storage/postgres/db.ts';
+import type { MailQueue, PasswordPolicy } from './ports.ts';
+
+/** What the account flows (registration, verification, reset) need; built once in app.ts. */
+export interface AccountFlowDeps {
+  db: Db;
+  hasher: PasswordHasher;
+  mail: MailQueue;
+  policy: PasswordPolicy;
+  revoker: AccountRevoker;
+  config: Config;
+  logger: Logger;
+  /** Injected so tests can expire links without waiting. */
+  now(): Date;
+}
+
+/** A user-facing problem with one form field, as a catalogue key the page shows next to it. */
+export interface FieldProblem {
+  field: string;
+  messageKey: string;
+  params?: Record<string, string | number> | undefined;
+}
+
+/** Links in mail are built from the configured issuer only, never from the request (REC-03). */
+export function linkTo(config: Config, path: string, token: string): string {
+  const url = new URL(path, `${config.issuer}/`);
+  url.searchParams.set('token', token);
+  return url.href;
+}
+
+/** How long to wait before mailing the same address again for the same purpose. */
+export const RESEND_COOLDOWN_MS = 60_000;

@@ -1,0 +1,78 @@
+import type { Locale } from '../i18n/locales.ts';
+import { hashToken, issueToken } from '../security/tokens.ts';
+import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latestAccountTokenAt, retireAccountTokens } from '../storage/postgres/account-tokens.queries.ts';
+import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
+import { linkTo, RESEND_COOLDOWN_MS, type AccountFlowDeps, type FieldProblem } from './deps.ts';
+
+/**
+ * "Forgot password" (REC-01/02/03). The caller shows the same page whatever happens here; the mail is
+ * queued (the outbox sends it), so known and unknown addresses also take the same time. Disabled and
+ * unknown accounts get nothing; one mail a minute per account at most.
+ */
+export async function requestPasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
+  const account = await findAccountByEmail(deps.db, email.trim());
+  if (!account || account.disabled_at) return;
+  const now = deps.now();
+  const last = await latestAccountTokenAt(deps.db, account.id, 'reset_password');
+  if (last && now.getTime() - last.getTime() < RESEND_COOLDOWN_MS) return;
+  const { token, hash } = issueToken();
+  // A new request invalidates every older link (REC-02).
+  await retireAccountTokens(deps.db, account.id, 'reset_password', now);
+  await insertAccountToken(deps.db, {
+    accountId: account.id,
+    purpose: 'reset_password',
+    tokenHash: hash,
+    email: account.email,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + deps.config.accounts.resetTtl * 1000),
+  });
+  await deps.mail.queue(account.email, 'reset-password', locale, {
+    link: linkTo(deps.config, '/reset-password', token),
+    minutes: Math.max(1, Math.ceil(deps.config.accounts.resetTtl / 60)),
+  });
+}
+
+/**
+ * The steps a reset takes for this account. A second factor, once accounts can have one (issue 6),
+ * adds a 'second-factor' step before the new password so a reset never bypasses MFA (REC-05).
+ */
+export type ResetStep = 'new-password';
+export function resetSteps(_account: AccountRow): ResetStep[] {
+  return ['new-password'];
+}
+
+/** The account a reset link belongs to while it is still usable (for the form); uses nothing up. */
+export async function accountForResetToken(deps: AccountFlowDeps, token: string): Promise<AccountRow | undefined> {
+  const row = await findUsableAccountToken(deps.db, hashToken(token), 'reset_password', deps.now());
+  return row ? findAccountById(deps.db, row.account_id) : undefined;
+}
+
+export type ResetResult = { ok: true } | { ok: false; expired: true } | { ok: false; expired: false; problems: FieldProblem[] };
+
+/**
+ * Sets the new password. A weak password is refused before the link is used up, so the user can try
+ * another. Then, in order: the link is consumed atomically (single use), the hash replaced, every
+ * session, grant and refresh token of the account revoked, and a notification mailed (REC-06). The
+ * user is not signed in: they sign in with the new password (REC-05).
+ */
+export async function completePasswordReset(deps: AccountFlowDeps, token: string, password: string, locale: Locale): Promise<ResetResult> {
+  const account = await accountForResetToken(deps, token);
+  if (!account) return { ok: false, expired: true };
+  const verdict = await deps.policy.check(password, { email: account.email, name: account.name ?? undefined });
+  if (!verdict.ok) {
+    return { ok: false, expired: false, problems: [{ field: 'password', messageKey: verdict.messageKey, params: verdict.params }] };
+  }
+  const passwordHash = await deps.hasher.hash(password);
+  const consumed = await deps.db.transaction().execute(async (trx) => {
+    const row = await consumeAccountToken(trx, hashToken(token), 'reset_password', deps.now());
+    if (!row) return false;
+    await updatePasswordHash(trx, row.account_id, passwordHash);
+    await deps.mail.queue(account.email, 'password-changed', locale, { resetUrl: `${deps.config.issuer}/forgot-password` }, trx);
+    return true;
+  });
+  if (!consumed) return { ok: false, expired: true };
+  await deps.revoker.revokeAccount(account.id);
+  deps.logger.info({ accountId: account.id }, 'password reset completed; sessions and grants revoked');
+  return { ok: true };
+}

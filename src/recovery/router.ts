@@ -1,0 +1,139 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { registerAccount } from '../accounts/register.ts';
+import { BadRequestError, NotFoundError } from '../errors.ts';
+import { browserBinding, clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import type { CsrfTokens } from '../http/middleware/csrf.ts';
+import { localeOf } from '../http/middleware/locale.ts';
+import { noStore } from '../http/middleware/no-store.ts';
+import type { PageModel, Render } from '../http/render.ts';
+import type { AccountFlowDeps, FieldProblem } from './deps.ts';
+import { confirmEmail, isVerificationTokenUsable, resendVerification } from './email-verification.ts';
+import { accountForResetToken, completePasswordReset, requestPasswordReset } from './password-reset.ts';
+
+const text = (max: number) => z.string().max(max).default('');
+const registerForm = z.object({ email: text(320), name: text(200), password: text(1024), csrf: text(200) });
+const emailForm = z.object({ email: text(320), csrf: text(200) });
+const passwordForm = z.object({ password: text(1024), csrf: text(200) });
+const csrfOnly = z.object({ csrf: text(200) });
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
+  return result.data;
+}
+
+const VERIFY = '/verify-email';
+const RESET = '/reset-password';
+
+/**
+ * Thin handlers for the pages around an account: register, verify the email address, forgot and reset
+ * the password. Every form carries a CSRF token bound to this browser; the same-origin check runs in
+ * app.ts before these. Links from mails land on `?token=`, which is moved into a cookie at once (REC-04).
+ */
+export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: CsrfTokens): Router {
+  const router = new Router();
+  const https = deps.config.issuer.startsWith('https:');
+  router.use(noStore);
+  router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
+
+  function page(ctx: Context, view: string, model: { title: PageModel['title']; [key: string]: unknown }, status = 200): void {
+    ctx.status = status;
+    ctx.body = render(view, {
+      ...model,
+      locale: localeOf(ctx),
+      csrf: csrf.issue(browserBinding(ctx, https)),
+      passwordMin: deps.config.passwords.minLength,
+    });
+  }
+  const checkCsrf = (ctx: Context, token: string) => csrf.verify(browserBinding(ctx, https), token);
+  const problemsByField = (problems: FieldProblem[]) => Object.fromEntries(problems.map((problem) => [problem.field, problem]));
+  const requireOpen = () => {
+    if (deps.config.registration !== 'open') throw new NotFoundError('Registration is closed on this server.');
+  };
+
+  router.get('/register', (ctx) => {
+    requireOpen();
+    page(ctx, 'account/register', { title: 'account.register.title', email: '', name: '', problems: {} });
+  });
+  router.post('/register', async (ctx) => {
+    requireOpen();
+    const form = parse(registerForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const result = await registerAccount(deps, { ...form, locale: localeOf(ctx) });
+    if (!result.ok) {
+      page(ctx, 'account/register', { title: 'account.register.title', email: form.email, name: form.name, problems: problemsByField(result.problems) }, 400);
+      return;
+    }
+    page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'register' });
+  });
+
+  router.get(VERIFY, async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    if (token) {
+      stashToken(ctx, https, VERIFY, token, deps.config.accounts.verificationTtl * 1000);
+      ctx.status = 303;
+      ctx.redirect(VERIFY);
+      return;
+    }
+    const stashed = stashedToken(ctx, https, VERIFY);
+    if (stashed && (await isVerificationTokenUsable(deps, stashed))) page(ctx, 'account/verify-email', { title: 'account.verify.title' });
+    else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'verify' }, 400);
+  });
+  router.post(VERIFY, async (ctx) => {
+    checkCsrf(ctx, parse(csrfOnly, ctx.request.body).csrf);
+    const stashed = stashedToken(ctx, https, VERIFY);
+    clearStashedToken(ctx, https, VERIFY);
+    if (stashed && (await confirmEmail(deps, stashed))) page(ctx, 'account/email-verified', { title: 'account.verified.title' });
+    else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'verify' }, 400);
+  });
+  router.post(`${VERIFY}/resend`, async (ctx) => {
+    const form = parse(emailForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    await resendVerification(deps, form.email, localeOf(ctx));
+    page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'verify' });
+  });
+
+  router.get('/forgot-password', (ctx) => {
+    page(ctx, 'account/forgot-password', { title: 'account.forgot.title', email: '' });
+  });
+  router.post('/forgot-password', async (ctx) => {
+    const form = parse(emailForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    await requestPasswordReset(deps, form.email, localeOf(ctx));
+    page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'reset' });
+  });
+
+  router.get(RESET, async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    if (token) {
+      stashToken(ctx, https, RESET, token, deps.config.accounts.resetTtl * 1000);
+      ctx.status = 303;
+      ctx.redirect(RESET);
+      return;
+    }
+    const stashed = stashedToken(ctx, https, RESET);
+    const account = stashed ? await accountForResetToken(deps, stashed) : undefined;
+    if (account) page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account.email, problems: {} });
+    else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'reset' }, 400);
+  });
+  router.post(RESET, async (ctx) => {
+    const form = parse(passwordForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const stashed = stashedToken(ctx, https, RESET);
+    const result = stashed ? await completePasswordReset(deps, stashed, form.password, localeOf(ctx)) : ({ ok: false, expired: true } as const);
+    if (result.ok) {
+      clearStashedToken(ctx, https, RESET);
+      page(ctx, 'account/password-changed', { title: 'account.changed.title' });
+    } else if (result.expired) {
+      clearStashedToken(ctx, https, RESET);
+      page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'reset' }, 400);
+    } else {
+      const account = await accountForResetToken(deps, stashed!);
+      page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account?.email ?? '', problems: problemsByField(result.problems) }, 400);
+    }
+  });
+  return router;
+}
