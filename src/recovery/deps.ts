@@ -34,3 +34,14 @@ export function linkTo(config: Config, path: string, token: string): string {
 
 /** How long to wait before mailing the same address again for the same purpose. */
 export const RESEND_COOLDOWN_MS = 60_000;
+
+/**
+ * Runs account work after the response is on its way, so the request itself does the same (nothing)
+ * whether or not the address has an account: neither body nor timing tells (REC-01). Failures are
+ * logged; the user was told to check their mail either way, and can ask again.
+ */
+export function runAfterResponse(deps: Pick<AccountFlowDeps, 'logger'>, label: string, work: () => Promise<void>): void {
+  setImmediate(() => {
+    work().catch((error: unknown) => deps.logger.error({ err: error, task: label }, 'account request failed'));
+  });
+}

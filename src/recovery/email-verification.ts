@@ -2,7 +2,7 @@ import type { Locale } from '../i18n/locales.ts';
 import { issueToken, hashToken } from '../security/tokens.ts';
 import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latestAccountTokenAt, retireAccountTokens } from '../storage/postgres/account-tokens.queries.ts';
 import { findAccountByEmail, markEmailVerified } from '../storage/postgres/accounts.queries.ts';
-import { linkTo, RESEND_COOLDOWN_MS, type AccountFlowDeps } from './deps.ts';
+import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps } from './deps.ts';
 
 /** Mails a fresh verification link (older links stop working). */
 export async function sendVerificationMail(deps: AccountFlowDeps, accountId: string, email: string, locale: Locale): Promise<void> {
@@ -24,10 +24,15 @@ export async function sendVerificationMail(deps: AccountFlowDeps, accountId: str
 }
 
 /**
- * "Send the link again": answers the same whatever the address (the caller shows one page); mails only
- * an existing, unverified account, at most once a minute.
+ * "Send the link again": returns at once and does its work after the response (like a reset request),
+ * so every address gets the same page in the same time; mails only an existing, unverified account, at
+ * most once a minute.
  */
-export async function resendVerification(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
+export function resendVerification(deps: AccountFlowDeps, email: string, locale: Locale): void {
+  runAfterResponse(deps, 'verification resend', () => resendNow(deps, email, locale));
+}
+
+async function resendNow(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
   const account = await findAccountByEmail(deps.db, email.trim());
   if (!account || account.email_verified || account.disabled_at) return;
   const last = await latestAccountTokenAt(deps.db, account.id, 'verify_email');

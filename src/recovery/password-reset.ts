@@ -3,14 +3,18 @@ import { hashToken, issueToken } from '../security/tokens.ts';
 import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latestAccountTokenAt, retireAccountTokens } from '../storage/postgres/account-tokens.queries.ts';
 import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
-import { linkTo, RESEND_COOLDOWN_MS, type AccountFlowDeps, type FieldProblem } from './deps.ts';
+import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, type FieldProblem } from './deps.ts';
 
 /**
- * "Forgot password" (REC-01/02/03). The caller shows the same page whatever happens here; the mail is
- * queued (the outbox sends it), so known and unknown addresses also take the same time. Disabled and
+ * "Forgot password" (REC-01/02/03). Returns at once: the lookup, the token and the queued mail happen
+ * after the response, so known and unknown addresses get the same page in the same time. Disabled and
  * unknown accounts get nothing; one mail a minute per account at most.
  */
-export async function requestPasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
+export function requestPasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): void {
+  runAfterResponse(deps, 'password reset request', () => issuePasswordReset(deps, email, locale));
+}
+
+async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
   const account = await findAccountByEmail(deps.db, email.trim());
   if (!account || account.disabled_at) return;
   const now = deps.now();

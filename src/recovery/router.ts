@@ -92,7 +92,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.post(`${VERIFY}/resend`, async (ctx) => {
     const form = parse(emailForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
-    await resendVerification(deps, form.email, localeOf(ctx));
+    resendVerification(deps, form.email, localeOf(ctx));
     page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'verify' });
   });
 
@@ -102,7 +102,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.post('/forgot-password', async (ctx) => {
     const form = parse(emailForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
-    await requestPasswordReset(deps, form.email, localeOf(ctx));
+    requestPasswordReset(deps, form.email, localeOf(ctx));
     page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'reset' });
   });
 
