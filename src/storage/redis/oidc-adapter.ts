@@ -82,6 +82,25 @@ function removeSecondaryIndexes(multi: ChainableCommander, keys: Keys, id: strin
   if (userCode) multi.eval(DEL_IF_EQUALS, 1, keys.userCode(userCode), id);
 }
 
+/**
+ * Deletes every record an index set (grant or account) lists, with their uid / userCode index entries.
+ * SREM rather than DEL of the set: a record added to it meanwhile stays indexed; an emptied set is
+ * removed by Redis itself.
+ */
+async function deleteSetMembers(redis: Redis, keys: Keys, setKey: string): Promise<void> {
+  const members = await redis.smembers(setKey);
+  if (members.length === 0) return;
+  const payloads = await Promise.all(members.map((member) => redis.hget(member, 'payload')));
+  const multi = redis.multi();
+  members.forEach((member, index) => {
+    multi.del(member);
+    const payload = parsePayload(payloads[index]);
+    if (payload) removeSecondaryIndexes(multi, keys, keys.idOf(member), payload);
+  });
+  multi.srem(setKey, ...members);
+  await execAtomically(multi);
+}
+
 function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor: AdapterFactory): OidcAdapter {
   const grantable = GRANTABLE_MODELS.has(model);
 
@@ -164,20 +183,7 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
     },
 
     async revokeByGrantId(grantId) {
-      const grantKey = keys.grant(grantId);
-      const members = await redis.smembers(grantKey);
-      if (members.length === 0) return;
-      const payloads = await Promise.all(members.map((member) => redis.hget(member, 'payload')));
-      const multi = redis.multi();
-      members.forEach((member, index) => {
-        multi.del(member);
-        const payload = parsePayload(payloads[index]);
-        if (payload) removeSecondaryIndexes(multi, keys, keys.idOf(member), payload);
-      });
-      // SREM rather than DEL: a token added to the grant meanwhile stays indexed. An emptied set is
-      // removed by Redis itself, so the grant key is gone afterwards.
-      multi.srem(grantKey, ...members);
-      await execAtomically(multi);
+      await deleteSetMembers(redis, keys, keys.grant(grantId));
     },
   };
   return adapter;
@@ -206,19 +212,6 @@ export function createRedisAdapterFactory(redis: Redis, keyPrefix: string): Adap
 export function createRedisAccountRevoker(redis: Redis, keyPrefix: string): AccountRevoker {
   const keys = createKeys(keyPrefix);
   return {
-    async revokeAccount(accountId) {
-      const accountKey = keys.account(accountId);
-      const members = await redis.smembers(accountKey);
-      if (members.length === 0) return;
-      const payloads = await Promise.all(members.map((member) => redis.hget(member, 'payload')));
-      const multi = redis.multi();
-      members.forEach((member, index) => {
-        multi.del(member);
-        const payload = parsePayload(payloads[index]);
-        if (payload) removeSecondaryIndexes(multi, keys, keys.idOf(member), payload);
-      });
-      multi.srem(accountKey, ...members);
-      await execAtomically(multi);
-    },
+    revokeAccount: (accountId) => deleteSetMembers(redis, keys, keys.account(accountId)),
   };
 }
