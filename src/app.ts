@@ -33,6 +33,7 @@ import { createMailer, type Mailer } from './mail/outbox.ts';
 import { createMailRenderer } from './mail/templates.ts';
 import { createLogTransport, createSmtpTransport } from './mail/transport.ts';
 import { accountFlowRouter } from './recovery/router.ts';
+import { ACCOUNT_SETTINGS_POST_PATHS, accountSettingsRouter } from './account/router.ts';
 import { createPasswordPolicy } from './security/password-policy.ts';
 import { createPostgresAccountRevoker } from './storage/postgres/oidc-adapter.ts';
 import { createRedisAccountRevoker } from './storage/redis/oidc-adapter.ts';
@@ -62,7 +63,15 @@ export interface AppOptions {
 const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8');
 
 /** Our pages outside /interaction/ whose POSTs change state (checked for a same-origin request). */
-const STATE_CHANGING_PAGES = new Set(['/session/end/confirm', '/register', '/verify-email', '/verify-email/resend', '/forgot-password', '/reset-password']);
+const STATE_CHANGING_PAGES = new Set([
+  '/session/end/confirm',
+  '/register',
+  '/verify-email',
+  '/verify-email/resend',
+  '/forgot-password',
+  '/reset-password',
+  ...ACCOUNT_SETTINGS_POST_PATHS,
+]);
 
 /** Composition root: builds every piece from the config and wires them together. No logic lives here. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
@@ -160,21 +169,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
-    const accountFlows = accountFlowRouter(
-      {
-        db,
-        hasher,
-        mail: mailer,
-        policy: createPasswordPolicy({ ...config.passwords, issuer: config.issuer }),
-        revoker: redis ? createRedisAccountRevoker(redis, config.redis!.keyPrefix) : createPostgresAccountRevoker(db),
-        config,
-        logger,
-        now: () => new Date(clock()),
-      },
-      render,
-      csrf,
-    );
+    const accountDeps = {
+      db,
+      hasher,
+      mail: mailer,
+      policy: createPasswordPolicy({ ...config.passwords, issuer: config.issuer }),
+      revoker: redis ? createRedisAccountRevoker(redis, config.redis!.keyPrefix) : createPostgresAccountRevoker(db),
+      config,
+      logger,
+      now: () => new Date(clock()),
+    };
+    const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
+    const accountSettings = accountSettingsRouter({ ...accountDeps, provider: holder.current }, render, csrf);
+    koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
     if (config.env === 'development') koa.use(devOutboxRouter({ db, render }).routes());
 

@@ -1,5 +1,6 @@
 import type { Messages } from './en.ts';
 import { accountPagesAr } from './accounts.ar.ts';
+import { settingsPagesAr } from './settings.ar.ts';
 
 /**
  * Modern Standard Arabic. Typed `Messages`: the compiler refuses a missing or an extra key. Second-person
@@ -122,4 +123,5 @@ export const ar: Messages = {
   'mail.devOutbox.links': 'الروابط في هذه الرسالة',
 
   ...accountPagesAr,
+  ...settingsPagesAr,
 };

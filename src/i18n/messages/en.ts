@@ -1,4 +1,5 @@
 import { accountPagesEn } from './accounts.en.ts';
+import { settingsPagesEn } from './settings.en.ts';
 
 /**
  * English, the reference catalogue: its keys are the `MessageKey` type, and every other language must
@@ -131,6 +132,7 @@ export const en = {
   'mail.devOutbox.links': 'Links in this mail',
 
   ...accountPagesEn,
+  ...settingsPagesEn,
 };
 
 export type MessageKey = keyof typeof en;

@@ -61,3 +61,15 @@ export async function markEmailVerified(db: Db, id: string, email: string, at: D
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
+
+/**
+ * Moves the account to a new address it has just proved it receives (change of email): the address is
+ * verified by that proof. Returns the address it had before, or undefined when there is no such account.
+ * @throws the driver's unique_violation (see isUniqueViolation) when another account took the address.
+ */
+export async function changeAccountEmail(db: Db, id: string, email: string, at: Date): Promise<string | undefined> {
+  const before = await db.selectFrom('accounts').select('email').where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!before) return undefined;
+  await db.updateTable('accounts').set({ email, email_verified: true, updated_at: at }).where('id', '=', id).execute();
+  return before.email;
+}

@@ -1,0 +1,119 @@
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { BadRequestError } from '../errors.ts';
+import { browserBinding, clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import type { CsrfTokens } from '../http/middleware/csrf.ts';
+import { localeOf } from '../http/middleware/locale.ts';
+import { noStore } from '../http/middleware/no-store.ts';
+import type { PageModel, Render } from '../http/render.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
+import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmailChange } from './change-email.ts';
+import { changePassword } from './change-password.ts';
+import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
+import { signedInAccount } from './signed-in.ts';
+
+const text = (max: number) => z.string().max(max).default('');
+const passwordForm = z.object({ currentPassword: text(1024), newPassword: text(1024), csrf: text(200) });
+const emailForm = z.object({ newEmail: text(320), emailPassword: text(1024), csrf: text(200) });
+const csrfOnly = z.object({ csrf: text(200) });
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
+  return result.data;
+}
+
+/** The same-origin check in app.ts must cover these (WEB-01). */
+export const ACCOUNT_SETTINGS_POST_PATHS = ['/account/password', '/account/email', CONFIRM_EMAIL_PATH] as const;
+
+/**
+ * Thin handlers for the signed-in account area: see the account, change the password, change the email
+ * address. Who is signed in is oidc-provider's own session; without one, every page says to sign in
+ * (no redirect: there is no first-party account client to send the user through yet). Every form carries
+ * a CSRF token bound to this browser; the same-origin check runs in app.ts before these.
+ */
+export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render, csrf: CsrfTokens): Router {
+  const router = new Router();
+  const https = deps.config.issuer.startsWith('https:');
+  router.use(noStore);
+  router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
+
+  function page(ctx: Context, view: string, model: { title: PageModel['title']; [key: string]: unknown }, status = 200): void {
+    ctx.status = status;
+    ctx.body = render(view, {
+      ...model,
+      locale: localeOf(ctx),
+      csrf: csrf.issue(browserBinding(ctx, https)),
+      passwordMin: deps.config.passwords.minLength,
+    });
+  }
+  const checkCsrf = (ctx: Context, token: string) => csrf.verify(browserBinding(ctx, https), token);
+  const problemsByField = (problems: SettingsProblem[]) => Object.fromEntries(problems.map((problem) => [problem.field, problem]));
+  const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
+  const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
+    page(
+      ctx,
+      'account-settings/index',
+      {
+        title: 'settings.title',
+        email: account.email,
+        name: account.name ?? '',
+        emailVerified: account.email_verified,
+        newEmail: extra.newEmail ?? '',
+        problems: problemsByField(extra.problems ?? []),
+      },
+      status,
+    );
+
+  router.get('/account', async (ctx) => {
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (account) overview(ctx, account);
+    else signedOut(ctx, 200);
+  });
+
+  router.post('/account/password', async (ctx) => {
+    const form = parse(passwordForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const result = await changePassword(deps, account, form, localeOf(ctx));
+    if (result.ok) page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
+    else overview(ctx, account, { problems: result.problems }, 400);
+  });
+
+  router.post('/account/email', async (ctx) => {
+    const form = parse(emailForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const result = await requestEmailChange(deps, account, { newEmail: form.newEmail, password: form.emailPassword }, localeOf(ctx));
+    if (result.ok) page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
+    else overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+  });
+
+  // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.
+  router.get(CONFIRM_EMAIL_PATH, async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    if (token) {
+      stashToken(ctx, https, CONFIRM_EMAIL_PATH, token, EMAIL_CHANGE_TTL_MS);
+      ctx.status = 303;
+      ctx.redirect(CONFIRM_EMAIL_PATH);
+      return;
+    }
+    const stashed = stashedToken(ctx, https, CONFIRM_EMAIL_PATH);
+    const newEmail = stashed ? await pendingEmailChange(deps, stashed) : undefined;
+    if (newEmail) page(ctx, 'account-settings/confirm-email', { title: 'settings.confirm.title', newEmail });
+    else page(ctx, 'account-settings/link-expired', { title: 'settings.expired.title' }, 400);
+  });
+  router.post(CONFIRM_EMAIL_PATH, async (ctx) => {
+    checkCsrf(ctx, parse(csrfOnly, ctx.request.body).csrf);
+    const stashed = stashedToken(ctx, https, CONFIRM_EMAIL_PATH);
+    clearStashedToken(ctx, https, CONFIRM_EMAIL_PATH);
+    const newEmail = stashed ? await confirmEmailChange(deps, stashed, localeOf(ctx)) : undefined;
+    if (newEmail) page(ctx, 'account-settings/email-changed', { title: 'settings.emailChanged.title', newEmail });
+    else page(ctx, 'account-settings/link-expired', { title: 'settings.expired.title' }, 400);
+  });
+  return router;
+}
