@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import { nextMailTo, tokenLink } from '../support/accounts.ts';
+import { screenshot, seriousViolations } from '../support/a11y.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { startRelyingParty, type RelyingParty } from '../support/relying-party.ts';
@@ -94,5 +95,14 @@ describe('account journeys in Chromium', () => {
 
     await signInAtRp('my second long passphrase');
     await expect(page.locator('#sub').textContent()).resolves.toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('shows the signed-in account page, accessible, with both change forms', async () => {
+    await page.goto(`${server.issuer}/account`);
+    await expect(page.getByText(EMAIL).first().isVisible()).resolves.toBe(true);
+    await expect(page.locator('form[action="/account/password"]').count()).resolves.toBe(1);
+    await expect(page.locator('form[action="/account/email"]').count()).resolves.toBe(1);
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'account-en');
   });
 });

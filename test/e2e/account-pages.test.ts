@@ -37,6 +37,7 @@ describe.each(['en', 'ar'] as const)('account pages in %s', (locale) => {
     ['forgot-password', '/forgot-password'],
     ['reset-link-expired', '/reset-password'],
     ['verify-link-expired', '/verify-email'],
+    ['account-signed-out', '/account'],
   ])('%s', async (name, path) => {
     await page.goto(`${server.issuer}${path}`);
     await check(name);
