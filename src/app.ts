@@ -35,6 +35,8 @@ import { createLogTransport, createSmtpTransport } from './mail/transport.ts';
 import { accountFlowRouter } from './recovery/router.ts';
 import { ACCOUNT_SETTINGS_POST_PATHS, accountSettingsRouter } from './account/router.ts';
 import { createPasswordPolicy } from './security/password-policy.ts';
+import { createAccountRateLimits, createMemoryLimiterStore } from './security/rate-limits.ts';
+import { createRedisLimiterStore } from './storage/redis/rate-limit-store.ts';
 import { createPostgresAccountRevoker } from './storage/postgres/oidc-adapter.ts';
 import { createRedisAccountRevoker } from './storage/redis/oidc-adapter.ts';
 
@@ -126,7 +128,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (redis) checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
     const https = config.issuer.startsWith('https:');
-    const koa = new Koa({ proxy: config.trustProxy, keys: [...config.cookieSecrets] });
+    // maxIpsCount 1: the client is the address our one proxy appended (rightmost X-Forwarded-For), not the
+    // leftmost entry, which the client itself can write and so slip past per-IP limits.
+    const koa = new Koa({ proxy: config.trustProxy, maxIpsCount: 1, keys: [...config.cookieSecrets] });
     koa.silent = true; // errors are logged by errorHandler; Koa's default would print stacks to stderr
     koa.use(requestContext(logger, config.trustProxy));
     koa.use(
@@ -169,6 +173,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
+    // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,
+    // exact on the embedded store (one process by its lock file); config refuses production without Redis.
+    const limiterStore = redis ? createRedisLimiterStore(redis, config.redis!.keyPrefix) : createMemoryLimiterStore();
     const accountDeps = {
       db,
       hasher,
@@ -177,6 +184,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       revoker: redis ? createRedisAccountRevoker(redis, config.redis!.keyPrefix) : createPostgresAccountRevoker(db),
       config,
       logger,
+      rateLimits: createAccountRateLimits(limiterStore),
       now: () => new Date(clock()),
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
+import type { AccountRateLimits } from '../security/rate-limits.ts';
 import type { AccountRevoker } from '../storage/oidc-adapter.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import type { MailQueue, PasswordPolicy } from './ports.ts';
@@ -14,6 +15,8 @@ export interface AccountFlowDeps {
   revoker: AccountRevoker;
   config: Config;
   logger: Logger;
+  /** Per-IP and per-address limits on these pages (ABU-02, REC-02), on the store app.ts chose. */
+  rateLimits: AccountRateLimits;
   /** Injected so tests can expire links without waiting. */
   now(): Date;
 }

@@ -9,6 +9,7 @@ import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
 import type { PageModel, Render } from '../http/render.ts';
+import type { LimitVerdict } from '../security/rate-limits.ts';
 import type { AccountFlowDeps, FieldProblem } from './deps.ts';
 import { confirmEmail, isVerificationTokenUsable, resendVerification } from './email-verification.ts';
 import { accountForResetToken, completePasswordReset, requestPasswordReset } from './password-reset.ts';
@@ -38,6 +39,20 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   const https = deps.config.issuer.startsWith('https:');
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
+  // app.ts passes the shared store (Redis when configured). The memory fallback only keeps the limits on
+  // while app.ts is not wired yet; the type requires `rateLimits`, so the compiler points at the gap.
+  const limits = deps.rateLimits;
+
+  /**
+   * Counted before any argon2, database or mail work; keyed on `ctx.ip`, which Koa takes from
+   * X-Forwarded-For only with TRUST_PROXY on. A refusal goes to the one presenter as 429 + Retry-After.
+   */
+  async function enforce(ctx: Context, check: Promise<LimitVerdict>): Promise<void> {
+    const verdict = await check;
+    if (verdict.ok) return;
+    ctx.set('Retry-After', String(verdict.error.retryAfterSeconds));
+    throw verdict.error;
+  }
 
   function page(ctx: Context, view: string, model: { title: PageModel['title']; [key: string]: unknown }, status = 200): void {
     ctx.status = status;
@@ -62,6 +77,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     requireOpen();
     const form = parse(registerForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
+    await enforce(ctx, limits.register(ctx.ip, form.email));
     const result = await registerAccount(deps, { ...form, locale: localeOf(ctx) });
     if (!result.ok) {
       page(ctx, 'account/register', { title: 'account.register.title', email: form.email, name: form.name, problems: problemsByField(result.problems) }, 400);
@@ -73,6 +89,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.get(VERIFY, async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
     if (token) {
+      await enforce(ctx, limits.tokenAttempt(ctx.ip));
       stashToken(ctx, https, VERIFY, token, deps.config.accounts.verificationTtl * 1000);
       ctx.status = 303;
       ctx.redirect(VERIFY);
@@ -84,6 +101,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   });
   router.post(VERIFY, async (ctx) => {
     checkCsrf(ctx, parse(csrfOnly, ctx.request.body).csrf);
+    await enforce(ctx, limits.tokenAttempt(ctx.ip));
     const stashed = stashedToken(ctx, https, VERIFY);
     clearStashedToken(ctx, https, VERIFY);
     if (stashed && (await confirmEmail(deps, stashed))) page(ctx, 'account/email-verified', { title: 'account.verified.title' });
@@ -92,6 +110,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.post(`${VERIFY}/resend`, async (ctx) => {
     const form = parse(emailForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
+    await enforce(ctx, limits.mailRequest(ctx.ip, form.email));
     resendVerification(deps, form.email, localeOf(ctx));
     page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'verify' });
   });
@@ -102,6 +121,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.post('/forgot-password', async (ctx) => {
     const form = parse(emailForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
+    await enforce(ctx, limits.mailRequest(ctx.ip, form.email));
     requestPasswordReset(deps, form.email, localeOf(ctx));
     page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'reset' });
   });
@@ -109,6 +129,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.get(RESET, async (ctx) => {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
     if (token) {
+      await enforce(ctx, limits.tokenAttempt(ctx.ip));
       stashToken(ctx, https, RESET, token, deps.config.accounts.resetTtl * 1000);
       ctx.status = 303;
       ctx.redirect(RESET);
@@ -122,6 +143,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   router.post(RESET, async (ctx) => {
     const form = parse(passwordForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
+    await enforce(ctx, limits.tokenAttempt(ctx.ip));
     const stashed = stashedToken(ctx, https, RESET);
     const result = stashed ? await completePasswordReset(deps, stashed, form.password, localeOf(ctx)) : ({ ok: false, expired: true } as const);
     if (result.ok) {

@@ -1,6 +1,7 @@
 import type { Messages } from './en.ts';
 import { accountPagesAr } from './accounts.ar.ts';
 import { settingsPagesAr } from './settings.ar.ts';
+import { limitsAr } from './limits.ar.ts';
 
 /**
  * Modern Standard Arabic. Typed `Messages`: the compiler refuses a missing or an extra key. Second-person
@@ -124,4 +125,5 @@ export const ar: Messages = {
 
   ...accountPagesAr,
   ...settingsPagesAr,
+  ...limitsAr,
 };

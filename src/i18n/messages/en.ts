@@ -1,5 +1,6 @@
 import { accountPagesEn } from './accounts.en.ts';
 import { settingsPagesEn } from './settings.en.ts';
+import { limitsEn } from './limits.en.ts';
 
 /**
  * English, the reference catalogue: its keys are the `MessageKey` type, and every other language must
@@ -133,6 +134,7 @@ export const en = {
 
   ...accountPagesEn,
   ...settingsPagesEn,
+  ...limitsEn,
 };
 
 export type MessageKey = keyof typeof en;
