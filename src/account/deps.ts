@@ -1,35 +1,16 @@
 import type Provider from 'oidc-provider';
-import type { Logger } from 'pino';
-import type { Config } from '../config/load.ts';
-import type { MailQueue, PasswordPolicy } from '../recovery/ports.ts';
-import type { PasswordHasher } from '../security/passwords.ts';
-import type { AccountRevoker } from '../storage/oidc-adapter.ts';
-import type { Db } from '../storage/postgres/db.ts';
+import type { AccountFlowDeps } from '../recovery/deps.ts';
 
 /**
- * What the signed-in account pages need; built once in app.ts. Structurally the recovery flows' deps
- * plus the provider (whose session says who is signed in), so app.ts can share one object.
+ * What the signed-in account pages need: the account flows' deps (app.ts shares one object) without the
+ * page rate limits, plus the provider, whose session says who is signed in.
  */
-export interface AccountSettingsDeps {
-  db: Db;
-  hasher: PasswordHasher;
-  mail: MailQueue;
-  policy: PasswordPolicy;
-  revoker: AccountRevoker;
-  config: Config;
-  logger: Logger;
+export type AccountSettingsDeps = Omit<AccountFlowDeps, 'rateLimits'> & {
   /** The current oidc-provider instance (it is replaced on key rotation). */
   provider(): Provider;
-  /** Injected so tests can expire links without waiting. */
-  now(): Date;
-}
+};
 
-/** A user-facing problem with one form field, as a catalogue key the page shows next to it. */
-export interface SettingsProblem {
-  field: string;
-  messageKey: string;
-  params?: Record<string, string | number> | undefined;
-}
+export type { FieldProblem as SettingsProblem } from '../http/form-pages.ts';
 
 /** How long a link to confirm a new address works. */
 export const EMAIL_CHANGE_TTL_MS = 24 * 3600 * 1000;

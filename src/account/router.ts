@@ -2,28 +2,24 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { BadRequestError } from '../errors.ts';
-import { browserBinding, clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { formPages, formText, parseForm, problemsByField } from '../http/form-pages.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
-import type { PageModel, Render } from '../http/render.ts';
+import type { Render } from '../http/render.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmailChange } from './change-email.ts';
 import { changePassword } from './change-password.ts';
 import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
 import { signedInAccount } from './signed-in.ts';
 
-const text = (max: number) => z.string().max(max).default('');
+const text = formText;
 const passwordForm = z.object({ currentPassword: text(1024), newPassword: text(1024), csrf: text(200) });
 const emailForm = z.object({ newEmail: text(320), emailPassword: text(1024), csrf: text(200) });
 const csrfOnly = z.object({ csrf: text(200) });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
-  return result.data;
-}
+const parse = parseForm;
 
 /** The same-origin check in app.ts must cover these (WEB-01). */
 export const ACCOUNT_SETTINGS_POST_PATHS = ['/account/password', '/account/email', CONFIRM_EMAIL_PATH] as const;
@@ -36,21 +32,10 @@ export const ACCOUNT_SETTINGS_POST_PATHS = ['/account/password', '/account/email
  */
 export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render, csrf: CsrfTokens): Router {
   const router = new Router();
-  const https = deps.config.issuer.startsWith('https:');
+  const { https, page, checkCsrf } = formPages(render, csrf, deps.config);
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
-  function page(ctx: Context, view: string, model: { title: PageModel['title']; [key: string]: unknown }, status = 200): void {
-    ctx.status = status;
-    ctx.body = render(view, {
-      ...model,
-      locale: localeOf(ctx),
-      csrf: csrf.issue(browserBinding(ctx, https)),
-      passwordMin: deps.config.passwords.minLength,
-    });
-  }
-  const checkCsrf = (ctx: Context, token: string) => csrf.verify(browserBinding(ctx, https), token);
-  const problemsByField = (problems: SettingsProblem[]) => Object.fromEntries(problems.map((problem) => [problem.field, problem]));
   const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
   const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
     page(

@@ -9,6 +9,7 @@ import type { PageModel, Render } from '../http/render.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf, preferUiLocales } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
+import { parseForm } from '../http/form-pages.ts';
 import { allowFormAction } from '../http/middleware/security-headers.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
@@ -37,11 +38,7 @@ const loginForm = z.object({
 const consentForm = z.object({ decision: z.enum(['approve', 'deny']), csrf: z.string().max(200).optional() });
 const abortForm = z.object({ csrf: z.string().max(200).optional() });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
-  return result.data;
-}
+const parse = parseForm;
 
 function wrongStage(): BadRequestError {
   return new BadRequestError('This step of the sign-in is not available now. Go back and start again.', 'wrong_stage');

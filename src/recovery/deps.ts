@@ -21,12 +21,7 @@ export interface AccountFlowDeps {
   now(): Date;
 }
 
-/** A user-facing problem with one form field, as a catalogue key the page shows next to it. */
-export interface FieldProblem {
-  field: string;
-  messageKey: string;
-  params?: Record<string, string | number> | undefined;
-}
+export type { FieldProblem } from '../http/form-pages.ts';
 
 /** Links in mail are built from the configured issuer only, never from the request (REC-03). */
 export function linkTo(config: Config, path: string, token: string): string {

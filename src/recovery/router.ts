@@ -3,28 +3,25 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { registerAccount } from '../accounts/register.ts';
-import { BadRequestError, NotFoundError } from '../errors.ts';
-import { browserBinding, clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { NotFoundError } from '../errors.ts';
+import { clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { formPages, formText, parseForm, problemsByField } from '../http/form-pages.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
-import type { PageModel, Render } from '../http/render.ts';
+import type { Render } from '../http/render.ts';
 import type { LimitVerdict } from '../security/rate-limits.ts';
-import type { AccountFlowDeps, FieldProblem } from './deps.ts';
+import type { AccountFlowDeps } from './deps.ts';
 import { confirmEmail, isVerificationTokenUsable, resendVerification } from './email-verification.ts';
 import { accountForResetToken, completePasswordReset, requestPasswordReset } from './password-reset.ts';
 
-const text = (max: number) => z.string().max(max).default('');
+const text = formText;
 const registerForm = z.object({ email: text(320), name: text(200), password: text(1024), csrf: text(200) });
 const emailForm = z.object({ email: text(320), csrf: text(200) });
 const passwordForm = z.object({ password: text(1024), csrf: text(200) });
 const csrfOnly = z.object({ csrf: text(200) });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
-  if (!result.success) throw new BadRequestError('The form was not filled in as expected. Please try again.', 'form_invalid');
-  return result.data;
-}
+const parse = parseForm;
 
 const VERIFY = '/verify-email';
 const RESET = '/reset-password';
@@ -36,11 +33,9 @@ const RESET = '/reset-password';
  */
 export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: CsrfTokens): Router {
   const router = new Router();
-  const https = deps.config.issuer.startsWith('https:');
+  const { https, page, checkCsrf } = formPages(render, csrf, deps.config);
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
-  // app.ts passes the shared store (Redis when configured). The memory fallback only keeps the limits on
-  // while app.ts is not wired yet; the type requires `rateLimits`, so the compiler points at the gap.
   const limits = deps.rateLimits;
 
   /**
@@ -54,17 +49,6 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     throw verdict.error;
   }
 
-  function page(ctx: Context, view: string, model: { title: PageModel['title']; [key: string]: unknown }, status = 200): void {
-    ctx.status = status;
-    ctx.body = render(view, {
-      ...model,
-      locale: localeOf(ctx),
-      csrf: csrf.issue(browserBinding(ctx, https)),
-      passwordMin: deps.config.passwords.minLength,
-    });
-  }
-  const checkCsrf = (ctx: Context, token: string) => csrf.verify(browserBinding(ctx, https), token);
-  const problemsByField = (problems: FieldProblem[]) => Object.fromEntries(problems.map((problem) => [problem.field, problem]));
   const requireOpen = () => {
     if (deps.config.registration !== 'open') throw new NotFoundError('Registration is closed on this server.');
   };
