@@ -49,6 +49,19 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     throw verdict.error;
   }
 
+  /**
+   * A mailed link lands on `path?token=`: the token (one counted attempt) moves into a cookie scoped to
+   * `path` and the browser gets a 303 to the token-less URL (REC-04). False when there is no token.
+   */
+  async function landedFromMail(ctx: Context, path: string, ttlSeconds: number): Promise<boolean> {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+    if (!token) return false;
+    await enforce(ctx, limits.tokenAttempt(ctx.ip));
+    stashToken(ctx, https, path, token, ttlSeconds * 1000);
+    ctx.status = 303;
+    ctx.redirect(path);
+    return true;
+  }
   const requireOpen = () => {
     if (deps.config.registration !== 'open') throw new NotFoundError('Registration is closed on this server.');
   };
@@ -71,14 +84,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   });
 
   router.get(VERIFY, async (ctx) => {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    if (token) {
-      await enforce(ctx, limits.tokenAttempt(ctx.ip));
-      stashToken(ctx, https, VERIFY, token, deps.config.accounts.verificationTtl * 1000);
-      ctx.status = 303;
-      ctx.redirect(VERIFY);
-      return;
-    }
+    if (await landedFromMail(ctx, VERIFY, deps.config.accounts.verificationTtl)) return;
     const stashed = stashedToken(ctx, https, VERIFY);
     if (stashed && (await isVerificationTokenUsable(deps, stashed))) page(ctx, 'account/verify-email', { title: 'account.verify.title' });
     else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'verify' }, 400);
@@ -111,14 +117,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
   });
 
   router.get(RESET, async (ctx) => {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    if (token) {
-      await enforce(ctx, limits.tokenAttempt(ctx.ip));
-      stashToken(ctx, https, RESET, token, deps.config.accounts.resetTtl * 1000);
-      ctx.status = 303;
-      ctx.redirect(RESET);
-      return;
-    }
+    if (await landedFromMail(ctx, RESET, deps.config.accounts.resetTtl)) return;
     const stashed = stashedToken(ctx, https, RESET);
     const account = stashed ? await accountForResetToken(deps, stashed) : undefined;
     if (account) page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account.email, problems: {} });
