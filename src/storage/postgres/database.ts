@@ -84,6 +84,19 @@ export interface MailOutboxTable {
   failed_at: Date | null;
 }
 
+export interface AccountTotpTable {
+  account_id: string;
+  /** AES-256-GCM of the base32 seed under KEY_ENCRYPTION_KEY, bound to the account id. */
+  secret_encrypted: string;
+  created_at: Timestamp;
+  /** Null while enrolment awaits its first valid code. */
+  activated_at: Date | null;
+  /** The newest accepted time step: codes at or before it are refused (single use). */
+  last_used_step: ColumnType<string | null, string | number | null, string | number | null>;
+  failed_attempts: Generated<number>;
+  locked_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -91,6 +104,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
+  account_totp: AccountTotpTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -100,3 +114,4 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type OidcPayloadRow = Selectable<OidcPayloadsTable>;
 export type AccountTokenRow = Selectable<AccountTokensTable>;
 export type MailOutboxRow = Selectable<MailOutboxTable>;
+export type AccountTotpRow = Selectable<AccountTotpTable>;
