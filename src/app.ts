@@ -171,6 +171,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       csrf,
       provider: holder.current,
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
+      totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,

@@ -71,3 +71,14 @@ export async function finishInteraction(
   ctx.status = 303;
   ctx.redirect(location);
 }
+
+/**
+ * Saves our stage inside the interaction without resolving the login prompt, and sends the browser back
+ * to the interaction page (which renders that stage). oidc-provider still sees no login result, so its
+ * resume endpoint issues nothing until the last factor has passed (MFA-06).
+ */
+export async function saveStage(ctx: Context, provider: Provider, stage: Stage): Promise<void> {
+  await provider.interactionResult(ctx.req, ctx.res, { gatehouse: stage }, { mergeWithLastSubmission: false });
+  ctx.status = 303;
+  ctx.redirect(`/interaction/${String(ctx.params.uid)}`);
+}

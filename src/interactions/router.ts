@@ -14,7 +14,20 @@ import { allowFormAction } from '../http/middleware/security-headers.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
-import { finishInteraction, loadInteraction, type LoadedInteraction } from './context.ts';
+import { finishInteraction, loadInteraction, saveStage, type LoadedInteraction } from './context.ts';
+import { hasActiveTotp, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { ACR } from '../oidc/acr.ts';
+import { MAX_MFA_FAILURES } from './state.ts';
+import { AppError } from '../errors.ts';
+
+/** The sign-in ran out of second-factor attempts (this interaction) or the authenticator is locked. */
+class TooManyCodesError extends AppError {
+  constructor(locked: boolean) {
+    super(400, locked ? 'mfa_locked' : 'mfa_too_many_attempts', locked
+      ? 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.'
+      : 'Too many wrong codes. Go back to the application and sign in again.');
+  }
+}
 import { translator } from '../i18n/translate.ts';
 import { describeClaims, describeScopes } from './scopes.ts';
 
@@ -24,6 +37,7 @@ export interface InteractionDeps {
   render: Render;
   csrf: CsrfTokens;
   provider(): Provider;
+  totp: TotpDeps;
   /** Shown as links on the sign-in page and enforced after a correct password. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean };
 }
@@ -35,6 +49,7 @@ const loginForm = z.object({
   remember: z.literal('1').optional(),
   csrf: z.string().max(200).optional(),
 });
+const mfaForm = z.object({ code: z.string().max(20).default(''), csrf: z.string().max(200).optional() });
 const consentForm = z.object({ decision: z.enum(['approve', 'deny']), csrf: z.string().max(200).optional() });
 const abortForm = z.object({ csrf: z.string().max(200).optional() });
 
@@ -90,6 +105,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
       });
       return;
     }
+    if (stage.name === 'mfa') {
+      page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title' });
+      return;
+    }
     if (stage.name !== 'login') throw wrongStage();
     page(ctx, loaded, 'interaction/login', { title: 'login.title', email: String(interaction.params.login_hint ?? '') });
   });
@@ -113,10 +132,41 @@ export function interactionRouter(deps: InteractionDeps): Router {
       });
       return;
     }
+    const remember = form.remember === '1';
+    if (await hasActiveTotp(deps.db, result.account.id)) {
+      // The password alone resolves nothing: the interaction moves to the mfa stage (MFA-06).
+      await saveStage(ctx, provider, { name: 'mfa', accountId: result.account.id, amr: ['pwd'], remember, failures: 0 });
+      return;
+    }
     // remember: false makes oidc-provider's session cookie a browser-session cookie.
     await finishInteraction(ctx, provider, {
-      login: { accountId: result.account.id, amr: ['pwd'], remember: form.remember === '1' },
+      login: { accountId: result.account.id, amr: ['pwd'], acr: ACR.password, remember },
     });
+  });
+
+  router.post('/mfa', async (ctx) => {
+    const provider = deps.provider();
+    const loaded = await load(ctx, provider);
+    const form = parse(mfaForm, ctx.request.body);
+    verifyCsrf(loaded, form.csrf);
+    const { stage, interaction } = loaded;
+    if (stage.name !== 'mfa') throw wrongStage();
+    const outcome = await verifyTotpForSignIn(deps.totp, stage.accountId, form.code.replace(/\s+/g, ''));
+    if (outcome === 'accepted') {
+      await finishInteraction(ctx, provider, {
+        login: { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember },
+      });
+      return;
+    }
+    const failures = stage.failures + 1;
+    if (outcome === 'locked' || failures >= MAX_MFA_FAILURES) {
+      // Too many wrong codes: this sign-in is over; the next starts again from the password (MFA-04).
+      await interaction.destroy();
+      throw new TooManyCodesError(outcome === 'locked');
+    }
+    await provider.interactionResult(ctx.req, ctx.res, { gatehouse: { ...stage, failures } }, { mergeWithLastSubmission: false });
+    ctx.status = 400;
+    page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', error: 'mfa.wrongCode' });
   });
 
   router.post('/consent', async (ctx) => {

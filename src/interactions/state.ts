@@ -13,7 +13,14 @@ const mfaStage = z.object({
   name: z.literal('mfa'),
   accountId: z.string().min(1),
   amr: z.array(z.enum(AMR_VALUES)).min(1),
+  /** "Remember me" from the password step, applied once the factor passes. */
+  remember: z.boolean().default(false),
+  /** Wrong codes in this interaction; at MAX_MFA_FAILURES it is destroyed (MFA-04). */
+  failures: z.number().int().min(0).default(0),
 });
+
+/** Wrong second-factor codes one sign-in may take before it must start over from the password. */
+export const MAX_MFA_FAILURES = 5;
 const consentStage = z.object({ name: z.literal('consent'), accountId: z.string().min(1) });
 
 export const stageSchema = z.discriminatedUnion('name', [loginStage, mfaStage, consentStage]);

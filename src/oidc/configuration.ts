@@ -5,6 +5,7 @@ import type { PrivateJwk } from './keys.ts';
 import type { FindAccount } from './find-account.ts';
 import { createInteractionPolicy, loadExistingGrant, type Clock } from './policy.ts';
 import { SUPPORTED_LOCALES } from '../i18n/locales.ts';
+import { ACR_VALUES } from './acr.ts';
 
 /**
  * Cookie names. Over https the session cookie takes the `__Host-` prefix (Secure, Path=/, no Domain:
@@ -34,7 +35,9 @@ export interface ProviderDependencies {
 
 /** Standard claims released per scope (OIDC Core §5.4). */
 export const CLAIMS = {
-  openid: ['sub'],
+  sid: null,
+  // Every ID token says how and when the user signed in (truthful acr/amr: what the sign-in used).
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   email: ['email', 'email_verified'],
   profile: ['name'],
 } as const;
@@ -53,6 +56,7 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
     claims: CLAIMS as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'email', 'profile'],
     responseTypes: ['code'],
+    acrValues: ACR_VALUES,
     pkce: { required: () => true },
     rotateRefreshToken: true,
     clientDefaults: {

@@ -1,5 +1,6 @@
 import type { Messages } from './en.ts';
 import { accountPagesAr } from './accounts.ar.ts';
+import { mfaPagesAr } from './mfa.ar.ts';
 import { settingsPagesAr } from './settings.ar.ts';
 import { limitsAr } from './limits.ar.ts';
 
@@ -126,4 +127,5 @@ export const ar: Messages = {
   ...accountPagesAr,
   ...settingsPagesAr,
   ...limitsAr,
+  ...mfaPagesAr,
 };

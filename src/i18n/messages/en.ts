@@ -1,4 +1,5 @@
 import { accountPagesEn } from './accounts.en.ts';
+import { mfaPagesEn } from './mfa.en.ts';
 import { settingsPagesEn } from './settings.en.ts';
 import { limitsEn } from './limits.en.ts';
 
@@ -135,6 +136,7 @@ export const en = {
   ...accountPagesEn,
   ...settingsPagesEn,
   ...limitsEn,
+  ...mfaPagesEn,
 };
 
 export type MessageKey = keyof typeof en;

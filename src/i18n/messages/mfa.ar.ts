@@ -1,0 +1,13 @@
+import type { mfaPagesEn } from './mfa.en.ts';
+
+/** Arabic strings of the sign-in's second step; typed so that every English key is present. */
+export const mfaPagesAr: Record<keyof typeof mfaPagesEn, string> = {
+  'mfa.title': 'التحقق بخطوتين',
+  'mfa.heading': 'أدخل رمز التحقق',
+  'mfa.explain': 'افتح تطبيق المصادقة وأدخل الرمز المكوَّن من 6 أرقام الذي يعرضه لهذا الحساب.',
+  'mfa.code': 'رمز التحقق',
+  'mfa.submit': 'تحقَّق',
+  'mfa.wrongCode': 'هذا الرمز غير صحيح. تحقَّق من الوقت على هاتفك وجرِّب أحدث رمز.',
+  'errors.mfa_too_many_attempts': 'رموز خاطئة كثيرة. ارجع إلى التطبيق وسجِّل الدخول من جديد.',
+  'errors.mfa_locked': 'قُفل التحقق بخطوتين بعد رموز خاطئة كثيرة. أعد تعيين كلمة المرور لفتحه، أو تواصل مع المشغِّل.',
+};

@@ -1,0 +1,11 @@
+/** English strings of the sign-in's second step; merged into en.ts. */
+export const mfaPagesEn = {
+  'mfa.title': 'Two-step verification',
+  'mfa.heading': 'Enter your verification code',
+  'mfa.explain': 'Open your authenticator app and enter the 6-digit code it shows for this account.',
+  'mfa.code': 'Verification code',
+  'mfa.submit': 'Verify',
+  'mfa.wrongCode': 'That code is not right. Check the time on your phone and try the newest code.',
+  'errors.mfa_too_many_attempts': 'Too many wrong codes. Go back to the application and sign in again.',
+  'errors.mfa_locked': 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.',
+};

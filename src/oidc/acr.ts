@@ -1,0 +1,10 @@
+/**
+ * The authentication context classes Gatehouse asserts in `acr` (published as acr_values_supported):
+ * what the sign-in actually used, never more.
+ */
+export const ACR = {
+  password: 'urn:gatehouse:loa:pwd',
+  mfa: 'urn:gatehouse:loa:mfa',
+} as const;
+
+export const ACR_VALUES = [ACR.password, ACR.mfa];

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generate } from 'otplib';
+import { createAccount } from '../../src/accounts/create-account.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
+import { findTotp } from '../../src/storage/postgres/totp.queries.ts';
+import { startTestServer, type TestServer } from '../support/app.ts';
+import { formAction, inputValue, UserAgent } from '../support/browserless.ts';
+import { REDIRECT_URI } from '../support/e2e.ts';
+import { seedBasics, USER, WEB_SECRET } from '../support/fixtures.ts';
+import { openLoginPage, rawAuthorization, signInThroughForms, submit } from '../support/forms.ts';
+
+const EMAIL = 'two.step@example.com';
+const PASSWORD = 'two steps are better than one';
+
+/** MFA-02, MFA-04, MFA-06: the sign-in's second step, through the real pages. */
+describe('signing in with a TOTP second factor', () => {
+  let server: TestServer;
+  let secret: string;
+  /** The server's clock runs `offset` ms ahead, so a test can move to a fresh TOTP step without waiting. */
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const codeNow = () => generate({ secret, epoch: Math.floor(now() / 1000) });
+
+  beforeAll(async () => {
+    server = await startTestServer({ DATA_DIR: 'memory://' }, { clock: now });
+    await seedBasics(server);
+    const account = await createAccount(server.app.db, server.app.hasher, { email: EMAIL, password: PASSWORD, emailVerified: true });
+    // Enrolled two steps ago, so the current code has not been used yet.
+    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
+    expect(await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }))).toBe(true);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  /** Signs in with the password and returns the browser at the code page. */
+  async function passwordStep(ua = new UserAgent()) {
+    const auth = rawAuthorization(server.issuer, { client_id: 'web', redirect_uri: REDIRECT_URI });
+    const login = await openLoginPage(ua, server.issuer, auth.url);
+    const afterPassword = await submit(ua, login.login, { email: EMAIL, password: PASSWORD });
+    expect(afterPassword.status).toBe(303);
+    const { url, response } = await ua.follow(login.url, server.issuer, afterPassword);
+    return { ua, auth, url, html: await response.text() };
+  }
+
+  const postCode = (ua: UserAgent, html: string, code: string) =>
+    ua.post(new URL(formAction(html, '/mfa'), server.issuer).href, { code, csrf: inputValue(html, 'csrf') });
+
+  async function exchange(callback: string, verifier: string) {
+    const response = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${WEB_SECRET}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: new URL(callback).searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier }),
+    });
+    const { id_token } = (await response.json()) as { id_token: string };
+    return JSON.parse(Buffer.from(id_token.split('.')[1]!, 'base64url').toString()) as { amr?: string[]; acr?: string };
+  }
+
+  it('MFA-06: the password alone yields the code page, and calling resume directly issues nothing', async () => {
+    const { ua, url, html } = await passwordStep();
+    expect(html).toContain('name="code"');
+    expect(html).toContain('autocomplete="one-time-code"');
+    const uid = /\/interaction\/([^/?#]+)/.exec(url)![1]!;
+    const resumed = await ua.follow(`${server.issuer}/auth/${uid}`, server.issuer);
+    expect(resumed.url.startsWith(server.issuer)).toBe(true);
+    expect(new URL(resumed.url).searchParams.get('code')).toBeNull();
+  });
+
+  it('signs in with password + code, and the ID token says so (amr, acr)', async () => {
+    const { ua, auth, url, html } = await passwordStep();
+    const accepted = await postCode(ua, html, await codeNow());
+    expect(accepted.status).toBe(303);
+    let { url: landed, response } = await ua.follow(url, server.issuer, accepted);
+    if (landed.startsWith(server.issuer)) {
+      const consent = await response.text();
+      const approved = await ua.post(new URL(formAction(consent, '/consent'), server.issuer).href, { decision: 'approve', csrf: inputValue(consent, 'csrf') });
+      ({ url: landed, response } = await ua.follow(landed, server.issuer, approved));
+    }
+    expect(landed.startsWith(REDIRECT_URI)).toBe(true);
+    const claims = await exchange(landed, auth.verifier);
+    expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
+    expect(claims.acr).toBe('urn:gatehouse:loa:mfa');
+  });
+
+  it('MFA-02: the same code is refused the second time, also when two sign-ins race with it', async () => {
+    const first = await passwordStep();
+    const second = await passwordStep();
+    // The previous test spent the current step's code: move the server's clock to the next step.
+    offset += 30_000;
+    const row = await findTotp(server.app.db, (await server.app.db.selectFrom('accounts').select('id').where('email', '=', EMAIL).executeTakeFirstOrThrow()).id);
+    expect(Math.floor(now() / 30_000)).toBeGreaterThan(Number(row!.last_used_step));
+    const code = await codeNow();
+    const results = await Promise.all([postCode(first.ua, first.html, code), postCode(second.ua, second.html, code)]);
+    expect(results.map((response) => response.status).sort()).toEqual([303, 400]);
+    // And once more, alone, after it was accepted.
+    const third = await passwordStep();
+    expect((await postCode(third.ua, third.html, code)).status).toBe(400);
+  });
+
+  it('MFA-04: the 5th wrong code ends the sign-in; it must start over from the password', async () => {
+    const { ua, html } = await passwordStep();
+    for (let attempt = 1; attempt <= 4; attempt += 1) {
+      const wrong = await postCode(ua, html, '000000');
+      expect(wrong.status).toBe(400);
+      expect(await wrong.text()).toContain('That code is not right');
+    }
+    const fifth = await postCode(ua, html, '000000');
+    expect(fifth.status).toBe(400);
+    expect(await fifth.text()).toContain('Too many wrong codes');
+    const after = await postCode(ua, html, await codeNow());
+    expect(after.status).toBe(400);
+    expect(await after.text()).toContain('This sign-in request has expired');
+  });
+
+  it('a password-only account gets acr pwd and amr [pwd]', async () => {
+    const auth = rawAuthorization(server.issuer, { client_id: 'web', redirect_uri: REDIRECT_URI });
+    const callback = await signInThroughForms(new UserAgent(), server.issuer, auth.url, USER.email, USER.password);
+    const claims = await exchange(callback.href, auth.verifier);
+    expect(claims.amr).toEqual(['pwd']);
+    expect(claims.acr).toBe('urn:gatehouse:loa:pwd');
+  });
+});
