@@ -72,11 +72,13 @@ describe('signing in with a TOTP second factor', () => {
     const { ua, auth, url, html } = await passwordStep();
     const accepted = await postCode(ua, html, await codeNow());
     expect(accepted.status).toBe(303);
-    let { url: landed, response } = await ua.follow(url, server.issuer, accepted);
+    const afterCode = await ua.follow(url, server.issuer, accepted);
+    let landed = afterCode.url;
     if (landed.startsWith(server.issuer)) {
-      const consent = await response.text();
+      // The client has not been granted anything yet: approve its consent page.
+      const consent = await afterCode.response.text();
       const approved = await ua.post(new URL(formAction(consent, '/consent'), server.issuer).href, { decision: 'approve', csrf: inputValue(consent, 'csrf') });
-      ({ url: landed, response } = await ua.follow(landed, server.issuer, approved));
+      landed = (await ua.follow(landed, server.issuer, approved)).url;
     }
     expect(landed.startsWith(REDIRECT_URI)).toBe(true);
     const claims = await exchange(landed, auth.verifier);
