@@ -3,6 +3,7 @@ import { hashToken, issueToken } from '../security/tokens.ts';
 import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latestAccountTokenAt, retireAccountTokens } from '../storage/postgres/account-tokens.queries.ts';
 import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
+import { hasActiveTotp, verifyTotpForSignIn } from '../accounts/mfa/totp.ts';
 import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, type FieldProblem } from './deps.ts';
 
 /**
@@ -38,12 +39,11 @@ async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: 
 }
 
 /**
- * The steps a reset takes for this account. A second factor, once accounts can have one (issue 6),
- * adds a 'second-factor' step before the new password so a reset never bypasses MFA (REC-05).
+ * Whether a reset of this account needs its second factor too: with TOTP enrolled, the reset form asks
+ * for a current code, so a mailbox alone never replaces a password and bypasses MFA (REC-05).
  */
-export type ResetStep = 'new-password';
-export function resetSteps(_account: AccountRow): ResetStep[] {
-  return ['new-password'];
+export function resetNeedsSecondFactor(deps: AccountFlowDeps, account: AccountRow): Promise<boolean> {
+  return hasActiveTotp(deps.db, account.id);
 }
 
 /** The account a reset link belongs to while it is still usable (for the form); uses nothing up. */
@@ -60,9 +60,22 @@ export type ResetResult = { ok: true } | { ok: false; expired: true } | { ok: fa
  * session, grant and refresh token of the account revoked, and a notification mailed (REC-06). The
  * user is not signed in: they sign in with the new password (REC-05).
  */
-export async function completePasswordReset(deps: AccountFlowDeps, token: string, password: string, locale: Locale): Promise<ResetResult> {
+export async function completePasswordReset(
+  deps: AccountFlowDeps,
+  token: string,
+  input: { password: string; code: string },
+  locale: Locale,
+): Promise<ResetResult> {
+  const { password } = input;
   const account = await accountForResetToken(deps, token);
   if (!account) return { ok: false, expired: true };
+  if (await resetNeedsSecondFactor(deps, account)) {
+    const totp = { db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now };
+    const outcome = await verifyTotpForSignIn(totp, account.id, input.code.replace(/\s+/g, ''));
+    if (outcome !== 'accepted') {
+      return { ok: false, expired: false, problems: [{ field: 'code', messageKey: outcome === 'locked' ? 'errors.mfa_locked' : 'mfa.wrongCode' }] };
+    }
+  }
   const verdict = await deps.policy.check(password, { email: account.email, name: account.name ?? undefined });
   if (!verdict.ok) {
     return { ok: false, expired: false, problems: [{ field: 'password', messageKey: verdict.messageKey, params: verdict.params }] };

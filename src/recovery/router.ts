@@ -13,12 +13,12 @@ import type { Render } from '../http/render.ts';
 import type { LimitVerdict } from '../security/rate-limits.ts';
 import type { AccountFlowDeps } from './deps.ts';
 import { confirmEmail, isVerificationTokenUsable, resendVerification } from './email-verification.ts';
-import { accountForResetToken, completePasswordReset, requestPasswordReset } from './password-reset.ts';
+import { accountForResetToken, completePasswordReset, requestPasswordReset, resetNeedsSecondFactor } from './password-reset.ts';
 
 const text = formText;
 const registerForm = z.object({ email: text(320), name: text(200), password: text(1024), csrf: text(200) });
 const emailForm = z.object({ email: text(320), csrf: text(200) });
-const passwordForm = z.object({ password: text(1024), csrf: text(200) });
+const passwordForm = z.object({ password: text(1024), code: text(20), csrf: text(200) });
 const csrfOnly = z.object({ csrf: text(200) });
 
 const parse = parseForm;
@@ -120,15 +120,16 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     if (await landedFromMail(ctx, RESET, deps.config.accounts.resetTtl)) return;
     const stashed = stashedToken(ctx, https, RESET);
     const account = stashed ? await accountForResetToken(deps, stashed) : undefined;
-    if (account) page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account.email, problems: {} });
-    else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'reset' }, 400);
+    if (!account) return page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'reset' }, 400);
+    const needsCode = await resetNeedsSecondFactor(deps, account);
+    page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account.email, needsCode, problems: {} });
   });
   router.post(RESET, async (ctx) => {
     const form = parse(passwordForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
     await enforce(ctx, limits.tokenAttempt(ctx.ip));
     const stashed = stashedToken(ctx, https, RESET);
-    const result = stashed ? await completePasswordReset(deps, stashed, form.password, localeOf(ctx)) : ({ ok: false, expired: true } as const);
+    const result = stashed ? await completePasswordReset(deps, stashed, { password: form.password, code: form.code }, localeOf(ctx)) : ({ ok: false, expired: true } as const);
     if (result.ok) {
       clearStashedToken(ctx, https, RESET);
       page(ctx, 'account/password-changed', { title: 'account.changed.title' });
@@ -137,7 +138,8 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
       page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'reset' }, 400);
     } else {
       const account = await accountForResetToken(deps, stashed!);
-      page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account?.email ?? '', problems: problemsByField(result.problems) }, 400);
+      const needsCode = account ? await resetNeedsSecondFactor(deps, account) : false;
+      page(ctx, 'account/reset-password', { title: 'account.reset.title', email: account?.email ?? '', needsCode, problems: problemsByField(result.problems) }, 400);
     }
   });
   return router;

@@ -3,6 +3,9 @@ import { generate } from 'otplib';
 import { createAccount } from '../../src/accounts/create-account.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
 import { findTotp } from '../../src/storage/postgres/totp.queries.ts';
+import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
+import { fillForm, nextMailTo, tokenLink } from '../support/accounts.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { formAction, inputValue, UserAgent } from '../support/browserless.ts';
 import { REDIRECT_URI } from '../support/e2e.ts';
@@ -122,5 +125,47 @@ describe('signing in with a TOTP second factor', () => {
     const claims = await exchange(callback.href, auth.verifier);
     expect(claims.amr).toEqual(['pwd']);
     expect(claims.acr).toBe('urn:gatehouse:loa:pwd');
+  });
+});
+
+describe('REC-05: a password reset does not bypass two-step verification', () => {
+  let server: TestServer;
+  let secret: string;
+  let sink: SmtpSink;
+
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+    server = await startTestServer({ DATA_DIR: 'memory://', SMTP_URL: sink.url });
+    await seedBasics(server);
+    const account = await createAccount(server.app.db, server.app.hasher, { email: EMAIL, password: PASSWORD, emailVerified: true });
+    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
+    await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }));
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await sink?.close();
+  });
+
+  it('asks for a current code: without it the password stays; with it the reset goes through, and nobody is signed in', async () => {
+    const seen = sink.messages.length;
+    await fillForm(new UserAgent(), server.issuer, '/forgot-password', { email: EMAIL });
+    const link = tokenLink(await nextMailTo(sink, server, EMAIL, seen));
+    const ua = new UserAgent();
+    await ua.get(link);
+    const form = await (await ua.get(`${server.issuer}/reset-password`)).text();
+    expect(form).toContain('name="code"');
+
+    const withoutCode = await ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(form, 'csrf'), password: 'a new passphrase without code' });
+    expect(withoutCode.status).toBe(400);
+    const hashBefore = (await findAccountByEmail(server.app.db, EMAIL))!.password_hash;
+    const wrongCode = await ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(form, 'csrf'), password: 'a new passphrase without code', code: '000000' });
+    expect(wrongCode.status).toBe(400);
+    expect((await findAccountByEmail(server.app.db, EMAIL))!.password_hash).toBe(hashBefore);
+
+    const done = await ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(form, 'csrf'), password: 'a new passphrase with the code', code: await generate({ secret }) });
+    expect(await done.text()).toContain('Your password has been changed');
+    expect([...ua.cookies.keys()].some((name) => name.includes('session'))).toBe(false);
   });
 });
