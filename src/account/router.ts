@@ -13,20 +13,31 @@ import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmai
 import { changePassword } from './change-password.ts';
 import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
 import { signedInAccount } from './signed-in.ts';
+import { confirmAuthenticator, isTwoStepOn, removeAuthenticator, startAuthenticatorSetup, type AuthenticatorSetup } from './two-step.ts';
 
 const text = formText;
 const passwordForm = z.object({ currentPassword: text(1024), newPassword: text(1024), csrf: text(200) });
 const emailForm = z.object({ newEmail: text(320), emailPassword: text(1024), csrf: text(200) });
 const csrfOnly = z.object({ csrf: text(200) });
+const totpStartForm = z.object({ totpPassword: text(1024), csrf: text(200) });
+const totpConfirmForm = z.object({ code: text(20), csrf: text(200) });
+const totpRemoveForm = z.object({ totpPassword: text(1024), totpCode: text(20), csrf: text(200) });
 
 const parse = parseForm;
 
 /** The same-origin check in app.ts must cover these (WEB-01). */
-export const ACCOUNT_SETTINGS_POST_PATHS = ['/account/password', '/account/email', CONFIRM_EMAIL_PATH] as const;
+export const ACCOUNT_SETTINGS_POST_PATHS = [
+  '/account/password',
+  '/account/email',
+  CONFIRM_EMAIL_PATH,
+  '/account/totp/start',
+  '/account/totp/confirm',
+  '/account/totp/remove',
+] as const;
 
 /**
  * Thin handlers for the signed-in account area: see the account, change the password, change the email
- * address. Who is signed in is oidc-provider's own session; without one, every page says to sign in
+ * address, turn two-step verification (an authenticator app) on or off. Who is signed in is oidc-provider's own session; without one, every page says to sign in
  * (no redirect: there is no first-party account client to send the user through yet). Every form carries
  * a CSRF token bound to this browser; the same-origin check runs in app.ts before these.
  */
@@ -37,7 +48,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
   const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
-  const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
+  const overview = async (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
     page(
       ctx,
       'account-settings/index',
@@ -47,6 +58,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
         name: account.name ?? '',
         emailVerified: account.email_verified,
         newEmail: extra.newEmail ?? '',
+        twoStepOn: await isTwoStepOn(deps, account.id),
         problems: problemsByField(extra.problems ?? []),
       },
       status,
@@ -54,7 +66,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
 
   router.get('/account', async (ctx) => {
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (account) overview(ctx, account);
+    if (account) await overview(ctx, account);
     else signedOut(ctx, 200);
   });
 
@@ -65,7 +77,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await changePassword(deps, account, form, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
-    else overview(ctx, account, { problems: result.problems }, 400);
+    else await overview(ctx, account, { problems: result.problems }, 400);
   });
 
   router.post('/account/email', async (ctx) => {
@@ -75,7 +87,41 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await requestEmailChange(deps, account, { newEmail: form.newEmail, password: form.emailPassword }, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
-    else overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+    else await overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+  });
+
+  const setupPage = (ctx: Context, setup: AuthenticatorSetup, problems: SettingsProblem[] = [], status = 200) =>
+    page(ctx, 'account-settings/totp-setup', { title: 'settings.totpSetup.title', ...setup, problems: problemsByField(problems) }, status);
+
+  router.post('/account/totp/start', async (ctx) => {
+    const form = parse(totpStartForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const result = await startAuthenticatorSetup(deps, account, form.totpPassword);
+    if (result.ok) setupPage(ctx, result.setup);
+    else await overview(ctx, account, { problems: result.problems }, 400);
+  });
+
+  router.post('/account/totp/confirm', async (ctx) => {
+    const form = parse(totpConfirmForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const result = await confirmAuthenticator(deps, account, form.code, localeOf(ctx));
+    if (result.ok) page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title' });
+    else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
+    else await overview(ctx, account, {}, 409); // nothing pending: already on, or never started
+  });
+
+  router.post('/account/totp/remove', async (ctx) => {
+    const form = parse(totpRemoveForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const result = await removeAuthenticator(deps, account, { password: form.totpPassword, code: form.totpCode }, localeOf(ctx));
+    if (result.ok) page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
+    else await overview(ctx, account, { problems: result.problems }, 400);
   });
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.

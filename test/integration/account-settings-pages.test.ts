@@ -70,7 +70,7 @@ describe('account settings pages', () => {
       expect(page.html).toContain('(confirmed)');
       expect(page.html).toMatch(/<form method="post" action="\/account\/password"/);
       expect(page.html).toMatch(/<form method="post" action="\/account\/email"/);
-      expect(page.html.match(/name="csrf" value="[^"]+"/g)).toHaveLength(2);
+      expect(page.html.match(/name="csrf" value="[^"]+"/g)).toHaveLength(3); // password, email, two-step
       expect(page.html).toMatch(/<input type="email" name="username" value="[^"]+" autocomplete="username" readonly hidden>/);
       expect(page.html).toMatch(/id="newPassword" name="newPassword"[^>]*autocomplete="new-password"/);
       for (const field of ['currentPassword', 'newPassword', 'newEmail', 'emailPassword']) expect(page.html).toContain(`<label for="${field}">`);

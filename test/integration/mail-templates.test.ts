@@ -14,6 +14,7 @@ const MODELS: { [N in MailName]: MailModel<N> } = {
   'password-changed': { resetUrl: LINK },
   'email-change-verify': { link: LINK, newEmail: 'new<b>@example.com', hours: 24 },
   'email-changed': { newEmail: 'new<b>@example.com' },
+  'mfa-changed': { change: 'on', resetUrl: LINK },
 };
 
 const decode = (html: string) =>
@@ -57,6 +58,12 @@ describe('mail models', () => {
     expect(() => renderMail('verify-email', 'en', { link: LINK } as never)).toThrow(/hours/);
     expect(() => renderMail('reset-password', 'en', { link: 'javascript:alert(1)', minutes: 30 })).toThrow(/link must be an http\(s\) URL/);
     expect(() => renderMail('nope' as MailName, 'en', {} as never)).toThrow(/unknown mail/);
+  });
+
+  it('says whether two-step verification was turned on or off', () => {
+    expect(renderMail('mfa-changed', 'en', { change: 'on', resetUrl: LINK }).text).toContain('turned on');
+    expect(renderMail('mfa-changed', 'en', { change: 'off', resetUrl: LINK }).text).toContain('turned off');
+    expect(() => renderMail('mfa-changed', 'en', { change: 'sideways', resetUrl: LINK })).toThrow();
   });
 
   it('spells durations in each language', () => {

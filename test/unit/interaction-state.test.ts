@@ -7,8 +7,10 @@ describe('interaction stages', () => {
   });
 
   it('resumes a saved mfa stage after validating it', () => {
-    const saved = { name: 'mfa', accountId: 'acc-1', amr: ['pwd'] };
+    const saved = { name: 'mfa', accountId: 'acc-1', amr: ['pwd'], remember: true, failures: 2 };
     expect(currentStage({ prompt: { name: 'login' }, result: { gatehouse: saved } })).toEqual(saved);
+    // Older saved stages without the counters get their defaults.
+    expect(currentStage({ prompt: { name: 'login' }, result: { gatehouse: { name: 'mfa', accountId: 'a', amr: ['pwd'] } } })).toMatchObject({ remember: false, failures: 0 });
   });
 
   it('refuses a saved stage that does not validate (tampered or from another version)', () => {

@@ -45,7 +45,12 @@ export async function startTotpEnrolment(deps: TotpDeps, account: { id: string; 
   const secret = generateSecret({ length: 20 });
   const saved = await savePendingTotp(deps.db, account.id, encryptSecret(deps.keyEncryptionKey, secret, aadFor(account.id)), deps.now());
   if (!saved) return undefined; // already active: changing it is a separate, reauthenticated step
-  return { secret, uri: generateURI({ issuer: issuerName, label: account.email, secret }) };
+  return { secret, uri: totpUri(issuerName, account.email, secret) };
+}
+
+/** The otpauth:// URI an authenticator app reads from the QR code or the tap-to-add link. */
+export function totpUri(issuerName: string, email: string, secret: string): string {
+  return generateURI({ issuer: issuerName, label: email, secret });
 }
 
 /** The pending enrolment of an account (to show its QR again), if any. */

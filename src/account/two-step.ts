@@ -1,0 +1,101 @@
+import QRCode from 'qrcode';
+import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import type { Locale } from '../i18n/locales.ts';
+import { deleteTotp } from '../storage/postgres/totp.queries.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
+import { isCurrentPassword } from './current-password.ts';
+import type { AccountSettingsDeps, SettingsProblem } from './deps.ts';
+
+/** What the setup page shows: the same secret three ways (QR code, tap-to-add link, typed by hand). */
+export interface AuthenticatorSetup {
+  uri: string;
+  /** Inline SVG markup made by the qrcode library from `uri` alone (no user text reaches it). */
+  qrSvg: string;
+  /** The base32 secret in groups of 4, easier to type. */
+  secretGroups: string;
+}
+
+type Outcome<T = object> = ({ ok: true } & T) | { ok: false; problems: SettingsProblem[] };
+
+const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now });
+
+/** The name an authenticator app shows above the code: this deployment's host (e.g. id.example.com). */
+const issuerName = (deps: AccountSettingsDeps) => new URL(deps.config.issuer).host;
+
+/** People copy codes as "123 456"; matchTotpCode wants exactly six digits. */
+const normaliseCode = (code: string) => code.replace(/\s+/g, '');
+
+async function setupOf(secret: string, uri: string): Promise<AuthenticatorSetup> {
+  const qrSvg = await QRCode.toString(uri, { type: 'svg', width: 200, errorCorrectionLevel: 'M' });
+  return { uri, qrSvg, secretGroups: secret.match(/.{1,4}/g)!.join(' ') };
+}
+
+export function isTwoStepOn(deps: AccountSettingsDeps, accountId: string): Promise<boolean> {
+  return hasActiveTotp(deps.db, accountId);
+}
+
+/**
+ * Starts enrolling an authenticator app. Reauthentication: the current password is required, so a
+ * session left open elsewhere cannot bind the attacker's phone (MFA-07). A restart replaces the pending
+ * secret; an active authenticator is never replaced here (it must be turned off first).
+ */
+export async function startAuthenticatorSetup(deps: AccountSettingsDeps, account: AccountRow, password: string): Promise<Outcome<{ setup: AuthenticatorSetup }>> {
+  if (!(await isCurrentPassword(deps.hasher, account, password))) {
+    return { ok: false, problems: [{ field: 'totpPassword', messageKey: 'settings.problem.currentPassword' }] };
+  }
+  const enrolment = await startTotpEnrolment(totpDeps(deps), account, issuerName(deps));
+  if (!enrolment) return { ok: false, problems: [{ field: 'totpPassword', messageKey: 'settings.problem.totpAlreadyOn' }] };
+  return { ok: true, setup: await setupOf(enrolment.secret, enrolment.uri) };
+}
+
+export type ConfirmOutcome = { ok: true } | { ok: false; setup?: AuthenticatorSetup; problems: SettingsProblem[] };
+
+/**
+ * Activates the pending authenticator only with a valid code from it (MFA-01: the app really holds the
+ * secret), then mails the owner (MFA-07). A wrong code gives the same setup back (same secret) with the
+ * problem on the code field; without a pending enrolment there is nothing to show again.
+ */
+export async function confirmAuthenticator(deps: AccountSettingsDeps, account: AccountRow, code: string, locale: Locale): Promise<ConfirmOutcome> {
+  const totp = totpDeps(deps);
+  if (await confirmTotpEnrolment(totp, account.id, normaliseCode(code))) {
+    await notify(deps, account, 'on', locale);
+    deps.logger.info({ accountId: account.id }, 'authenticator app enrolled by its owner');
+    return { ok: true };
+  }
+  const problems = [{ field: 'code', messageKey: 'settings.problem.totpCode' }];
+  const secret = await pendingTotpSecret(totp, account.id);
+  if (!secret) return { ok: false, problems };
+  return { ok: false, problems, setup: await setupOf(secret, totpUri(issuerName(deps), account.email, secret)) };
+}
+
+/**
+ * Turns two-step verification off. Full reauthentication (MFA-07): the current password and a current
+ * code of the active authenticator, single use and counted toward its lock like a sign-in code (MFA-02,
+ * MFA-04). The password is checked first, so a wrong password neither spends nor counts a code. The
+ * row is deleted and the notification queued in one transaction.
+ */
+export async function removeAuthenticator(
+  deps: AccountSettingsDeps,
+  account: AccountRow,
+  input: { password: string; code: string },
+  locale: Locale,
+): Promise<Outcome> {
+  if (!(await isCurrentPassword(deps.hasher, account, input.password))) {
+    return { ok: false, problems: [{ field: 'totpPassword', messageKey: 'settings.problem.currentPassword' }] };
+  }
+  const outcome = await verifyTotpForSignIn(totpDeps(deps), account.id, normaliseCode(input.code));
+  if (outcome !== 'accepted') {
+    const messageKey = outcome === 'locked' ? 'settings.problem.totpLocked' : 'settings.problem.totpCode';
+    return { ok: false, problems: [{ field: 'totpCode', messageKey }] };
+  }
+  await deps.db.transaction().execute(async (trx) => {
+    await deleteTotp(trx, account.id);
+    await notify(deps, account, 'off', locale, trx);
+  });
+  deps.logger.info({ accountId: account.id }, 'authenticator app removed by its owner');
+  return { ok: true };
+}
+
+function notify(deps: AccountSettingsDeps, account: AccountRow, change: 'on' | 'off', locale: Locale, db?: AccountSettingsDeps['db']): Promise<void> {
+  return deps.mail.queue(account.email, 'mfa-changed', locale, { change, resetUrl: `${deps.config.issuer}/forgot-password` }, db);
+}
