@@ -94,6 +94,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const render = createRenderer({ cache: config.env !== 'development' });
     const hasher = await createPasswordHasher(config.argon2);
     const clock = options.clock ?? Date.now;
+    // Recovery codes have 80 random bits: argon2id at a low, fixed cost is enough (MFA-05).
+    const recoveryCodes = { db, hasher: await createPasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 }), now: () => new Date(clock()) };
     const mailer = createMailer({
       db,
       // Development without SMTP_URL: mail is kept in the outbox (listed at /dev/outbox) and only logged.
@@ -172,6 +174,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       provider: holder.current,
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
       totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
+      recoveryCodes,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,
@@ -190,7 +193,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
-    const accountSettings = accountSettingsRouter({ ...accountDeps, provider: holder.current }, render, csrf);
+    const accountSettings = accountSettingsRouter({ ...accountDeps, provider: holder.current, recoveryCodes }, render, csrf);
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
     if (config.env === 'development') koa.use(devOutboxRouter({ db, render }).routes());

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { AccountFlowDeps } from '../recovery/deps.ts';
+import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 
 /**
  * What the signed-in account pages need: the account flows' deps (app.ts shares one object) without the
@@ -8,6 +9,7 @@ import type { AccountFlowDeps } from '../recovery/deps.ts';
 export type AccountSettingsDeps = Omit<AccountFlowDeps, 'rateLimits'> & {
   /** The current oidc-provider instance (it is replaced on key rotation). */
   provider(): Provider;
+  recoveryCodes: RecoveryCodeDeps;
 };
 
 export type { FieldProblem as SettingsProblem } from '../http/form-pages.ts';

@@ -109,7 +109,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await confirmAuthenticator(deps, account, form.code, localeOf(ctx));
-    if (result.ok) page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title' });
+    if (result.ok) page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title', recoveryCodes: result.recoveryCodes });
     else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
     else await overview(ctx, account, {}, 409); // nothing pending: already on, or never started
   });

@@ -2,6 +2,8 @@ import QRCode from 'qrcode';
 import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { Locale } from '../i18n/locales.ts';
 import { deleteTotp } from '../storage/postgres/totp.queries.ts';
+import { deleteRecoveryCodes } from '../storage/postgres/recovery-codes.queries.ts';
+import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { isCurrentPassword } from './current-password.ts';
 import type { AccountSettingsDeps, SettingsProblem } from './deps.ts';
@@ -48,7 +50,7 @@ export async function startAuthenticatorSetup(deps: AccountSettingsDeps, account
   return { ok: true, setup: await setupOf(enrolment.secret, enrolment.uri) };
 }
 
-export type ConfirmOutcome = { ok: true } | { ok: false; setup?: AuthenticatorSetup; problems: SettingsProblem[] };
+export type ConfirmOutcome = { ok: true; recoveryCodes: string[] } | { ok: false; setup?: AuthenticatorSetup; problems: SettingsProblem[] };
 
 /**
  * Activates the pending authenticator only with a valid code from it (MFA-01: the app really holds the
@@ -60,7 +62,8 @@ export async function confirmAuthenticator(deps: AccountSettingsDeps, account: A
   if (await confirmTotpEnrolment(totp, account.id, normaliseCode(code))) {
     await notify(deps, account, 'on', locale);
     deps.logger.info({ accountId: account.id }, 'authenticator app enrolled by its owner');
-    return { ok: true };
+    // Ten single-use recovery codes, shown once on the next page (MFA-05).
+    return { ok: true, recoveryCodes: await generateRecoveryCodes(deps.recoveryCodes, account.id) };
   }
   const problems = [{ field: 'code', messageKey: 'settings.problem.totpCode' }];
   const secret = await pendingTotpSecret(totp, account.id);
@@ -90,6 +93,7 @@ export async function removeAuthenticator(
   }
   await deps.db.transaction().execute(async (trx) => {
     await deleteTotp(trx, account.id);
+    await deleteRecoveryCodes(trx, account.id);
     await notify(deps, account, 'off', locale, trx);
   });
   deps.logger.info({ accountId: account.id }, 'authenticator app removed by its owner');

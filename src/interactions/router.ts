@@ -16,6 +16,7 @@ import type { Db } from '../storage/postgres/db.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import { finishInteraction, loadInteraction, saveStage, type LoadedInteraction } from './context.ts';
 import { hasActiveTotp, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { ACR } from '../oidc/acr.ts';
 import { MAX_MFA_FAILURES } from './state.ts';
 import { AppError } from '../errors.ts';
@@ -38,6 +39,7 @@ export interface InteractionDeps {
   csrf: CsrfTokens;
   provider(): Provider;
   totp: TotpDeps;
+  recoveryCodes: RecoveryCodeDeps;
   /** Shown as links on the sign-in page and enforced after a correct password. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean };
 }
@@ -49,7 +51,7 @@ const loginForm = z.object({
   remember: z.literal('1').optional(),
   csrf: z.string().max(200).optional(),
 });
-const mfaForm = z.object({ code: z.string().max(20).default(''), csrf: z.string().max(200).optional() });
+const mfaForm = z.object({ code: z.string().max(32).default(''), csrf: z.string().max(200).optional() });
 const consentForm = z.object({ decision: z.enum(['approve', 'deny']), csrf: z.string().max(200).optional() });
 const abortForm = z.object({ csrf: z.string().max(200).optional() });
 
@@ -151,7 +153,10 @@ export function interactionRouter(deps: InteractionDeps): Router {
     verifyCsrf(loaded, form.csrf);
     const { stage, interaction } = loaded;
     if (stage.name !== 'mfa') throw wrongStage();
-    const outcome = await verifyTotpForSignIn(deps.totp, stage.accountId, form.code.replace(/\s+/g, ''));
+    // A recovery code (MFA-05) stands in for the app's code; it is counted like a wrong code when wrong.
+    const outcome = looksLikeRecoveryCode(form.code)
+      ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
+      : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code.replace(/\s+/g, ''));
     if (outcome === 'accepted') {
       await finishInteraction(ctx, provider, {
         login: { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember },

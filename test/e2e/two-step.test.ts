@@ -65,6 +65,9 @@ describe('two-step verification in Chromium', () => {
     await page.getByLabel('Code from your authenticator app').fill(await code());
     await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
     await expect(page.getByRole('heading', { name: 'Two-step verification is on' }).isVisible()).resolves.toBe(true);
+    // MFA-05: ten recovery codes, shown this once.
+    await expect(page.locator('#recovery-codes li').count()).resolves.toBe(10);
+    expect(await seriousViolations(page)).toEqual([]);
   });
 
   it('signs in with the password and then a code from the app', async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generate } from 'otplib';
 import { createAccount } from '../../src/accounts/create-account.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
+import { generateRecoveryCodes } from '../../src/accounts/mfa/recovery-codes.ts';
 import { findTotp } from '../../src/storage/postgres/totp.queries.ts';
 import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
 import { fillForm, nextMailTo, tokenLink } from '../support/accounts.ts';
@@ -167,5 +168,45 @@ describe('REC-05: a password reset does not bypass two-step verification', () =>
     const done = await ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(form, 'csrf'), password: 'a new passphrase with the code', code: await generate({ secret }) });
     expect(await done.text()).toContain('Your password has been changed');
     expect([...ua.cookies.keys()].some((name) => name.includes('session'))).toBe(false);
+  });
+});
+
+describe('MFA-05: recovery codes', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ DATA_DIR: 'memory://' });
+    await seedBasics(server);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('makes 10 codes of 80 bits, stored only hashed; each signs in once in place of the app', async () => {
+    const account = await createAccount(server.app.db, server.app.hasher, { email: 'lost.phone@example.com', password: PASSWORD, emailVerified: true });
+    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    const { secret } = (await startTotpEnrolment(past, account, 'Gatehouse'))!;
+    await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }));
+    const codes = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, account.id);
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+    for (const code of codes) expect(code).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/);
+    const stored = await server.app.db.selectFrom('recovery_codes').select('code_hash').where('account_id', '=', account.id).execute();
+    expect(stored).toHaveLength(10);
+    expect(stored.every((row) => row.code_hash.startsWith('$argon2id$') && !codes.some((code) => row.code_hash.includes(code.replace(/-/g, ''))))).toBe(true);
+
+    const signIn = async (code: string) => {
+      const ua = new UserAgent();
+      const login = await openLoginPage(ua, server.issuer, rawAuthorization(server.issuer, { client_id: 'web', redirect_uri: REDIRECT_URI }).url);
+      const afterPassword = await submit(ua, login.login, { email: 'lost.phone@example.com', password: PASSWORD });
+      const { response } = await ua.follow(login.url, server.issuer, afterPassword);
+      const html = await response.text();
+      return ua.post(new URL(formAction(html, '/mfa'), server.issuer).href, { code, csrf: inputValue(html, 'csrf') });
+    };
+    // Typed the way people do: lower case, spaces instead of dashes.
+    expect((await signIn(codes[0]!.toLowerCase().replace(/-/g, ' '))).status).toBe(303);
+    expect((await signIn(codes[0]!)).status).toBe(400);
+    expect((await signIn(codes[1]!)).status).toBe(303);
   });
 });

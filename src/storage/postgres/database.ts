@@ -97,6 +97,15 @@ export interface AccountTotpTable {
   locked_at: Date | null;
 }
 
+export interface RecoveryCodesTable {
+  id: Generated<string>;
+  account_id: string;
+  /** argon2id of the code (80 bits: a password hash, since that is below 112 bits, MFA-05). */
+  code_hash: string;
+  created_at: Timestamp;
+  used_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -105,6 +114,7 @@ export interface Database {
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
   account_totp: AccountTotpTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
