@@ -175,6 +175,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
       totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
       recoveryCodes,
+      mail: mailer,
+      issuer: config.issuer,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,

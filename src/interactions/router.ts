@@ -17,6 +17,7 @@ import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import { finishInteraction, loadInteraction, saveStage, type LoadedInteraction } from './context.ts';
 import { hasActiveTotp, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import { looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import type { MailQueue } from '../recovery/ports.ts';
 import { ACR } from '../oidc/acr.ts';
 import { MAX_MFA_FAILURES } from './state.ts';
 import { AppError } from '../errors.ts';
@@ -40,6 +41,8 @@ export interface InteractionDeps {
   provider(): Provider;
   totp: TotpDeps;
   recoveryCodes: RecoveryCodeDeps;
+  mail: MailQueue;
+  issuer: string;
   /** Shown as links on the sign-in page and enforced after a correct password. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean };
 }
@@ -154,9 +157,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const { stage, interaction } = loaded;
     if (stage.name !== 'mfa') throw wrongStage();
     // A recovery code (MFA-05) stands in for the app's code; it is counted like a wrong code when wrong.
-    const outcome = looksLikeRecoveryCode(form.code)
+    const recovery = looksLikeRecoveryCode(form.code);
+    const outcome = recovery
       ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
       : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code.replace(/\s+/g, ''));
+    if (outcome === 'accepted' && recovery) await notifyRecoveryCodeUsed(ctx, stage.accountId);
     if (outcome === 'accepted') {
       await finishInteraction(ctx, provider, {
         login: { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember },
@@ -173,6 +178,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
     ctx.status = 400;
     page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', error: 'mfa.wrongCode' });
   });
+
+  /** Using a recovery code is news to the owner: if it was not them, their codes have leaked (MFA-05). */
+  async function notifyRecoveryCodeUsed(ctx: Context, accountId: string): Promise<void> {
+    const account = await findAccountById(deps.db, accountId);
+    if (!account) return;
+    await deps.mail.queue(account.email, 'mfa-changed', localeOf(ctx), { change: 'recovery', resetUrl: `${deps.issuer}/forgot-password` });
+  }
 
   router.post('/consent', async (ctx) => {
     const provider = deps.provider();

@@ -63,6 +63,7 @@ describe('mail models', () => {
   it('says whether two-step verification was turned on or off', () => {
     expect(renderMail('mfa-changed', 'en', { change: 'on', resetUrl: LINK }).text).toContain('turned on');
     expect(renderMail('mfa-changed', 'en', { change: 'off', resetUrl: LINK }).text).toContain('turned off');
+    expect(renderMail('mfa-changed', 'en', { change: 'recovery', resetUrl: LINK }).text).toContain('recovery codes was just used');
     expect(() => renderMail('mfa-changed', 'en', { change: 'sideways', resetUrl: LINK })).toThrow();
   });
 

@@ -206,6 +206,9 @@ describe('MFA-05: recovery codes', () => {
     };
     // Typed the way people do: lower case, spaces instead of dashes.
     expect((await signIn(codes[0]!.toLowerCase().replace(/-/g, ' '))).status).toBe(303);
+    // The owner hears about it (the outbox holds the mail; no SMTP server in this test).
+    const mails = await server.app.db.selectFrom('mail_outbox').select('text_body').where('recipient', '=', 'lost.phone@example.com').execute();
+    expect(mails.some((mail) => mail.text_body.includes('recovery codes was just used'))).toBe(true);
     expect((await signIn(codes[0]!)).status).toBe(400);
     expect((await signIn(codes[1]!)).status).toBe(303);
   });
