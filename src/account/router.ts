@@ -13,6 +13,8 @@ import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmai
 import { changePassword } from './change-password.ts';
 import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
 import { signedInAccount } from './signed-in.ts';
+import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
+import { isCurrentPassword } from './current-password.ts';
 import { confirmAuthenticator, isTwoStepOn, removeAuthenticator, startAuthenticatorSetup, type AuthenticatorSetup } from './two-step.ts';
 
 const text = formText;
@@ -21,6 +23,7 @@ const emailForm = z.object({ newEmail: text(320), emailPassword: text(1024), csr
 const csrfOnly = z.object({ csrf: text(200) });
 const totpStartForm = z.object({ totpPassword: text(1024), csrf: text(200) });
 const totpConfirmForm = z.object({ code: text(20), csrf: text(200) });
+const recoveryForm = z.object({ recoveryPassword: text(1024), csrf: text(200) });
 const totpRemoveForm = z.object({ totpPassword: text(1024), totpCode: text(20), csrf: text(200) });
 
 const parse = parseForm;
@@ -33,6 +36,7 @@ export const ACCOUNT_SETTINGS_POST_PATHS = [
   '/account/totp/start',
   '/account/totp/confirm',
   '/account/totp/remove',
+  '/account/recovery-codes',
 ] as const;
 
 /**
@@ -122,6 +126,20 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const result = await removeAuthenticator(deps, account, { password: form.totpPassword, code: form.totpCode }, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
     else await overview(ctx, account, { problems: result.problems }, 400);
+  });
+
+  // A new set of recovery codes (the old ones stop working), behind the current password (MFA-05, MFA-07).
+  router.post('/account/recovery-codes', async (ctx) => {
+    const form = parse(recoveryForm, ctx.request.body);
+    checkCsrf(ctx, form.csrf);
+    const account = await signedInAccount(deps.provider(), deps.db, ctx);
+    if (!account) return signedOut(ctx, 401);
+    const passwordOk = await isCurrentPassword(deps.hasher, account, form.recoveryPassword);
+    if (!passwordOk || !(await isTwoStepOn(deps, account.id))) {
+      return overview(ctx, account, { problems: [{ field: 'recoveryPassword', messageKey: 'settings.problem.currentPassword' }] }, 400);
+    }
+    const recoveryCodes = await generateRecoveryCodes(deps.recoveryCodes, account.id);
+    page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title', recoveryCodes, regenerated: true });
   });
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.

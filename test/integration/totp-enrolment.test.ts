@@ -69,6 +69,21 @@ describe('authenticator app enrolment', () => {
     return secret;
   };
 
+  it('MFA-05: makes a new set of recovery codes behind the current password; the old set stops working', async () => {
+    const { ua, id } = await person();
+    await enrol(ua);
+    const before = await server.app.db.selectFrom('recovery_codes').select('code_hash').where('account_id', '=', id).execute();
+    expect(before).toHaveLength(10);
+    const refused = await submitAccountForm(ua, server, '/account/recovery-codes', { recoveryPassword: 'not the password' });
+    expect(refused.status).toBe(400);
+    const made = await submitAccountForm(ua, server, '/account/recovery-codes', { recoveryPassword: PASSWORD });
+    expect(made.status).toBe(200);
+    expect(made.html.match(/<li><code>[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}<\/code><\/li>/g)).toHaveLength(10);
+    const after = await server.app.db.selectFrom('recovery_codes').select('code_hash').where('account_id', '=', id).execute();
+    expect(after).toHaveLength(10);
+    expect(after.some((row) => before.some((old) => old.code_hash === row.code_hash))).toBe(false);
+  });
+
   it('shows two-step verification as off, with a password-protected form to set it up', async () => {
     const { ua } = await person();
     const page = await getPage(ua, `${server.issuer}/account`);
