@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from './app.ts';
 import type { DatabaseBackend } from './backends.ts';
-import type { UserAgent } from './browserless.ts';
+import { UserAgent } from './browserless.ts';
+import { REDIRECT_URI } from './e2e.ts';
 
 /**
  * Helpers for driving the real interaction pages like a browser would, hidden fields (the CSRF token)
@@ -129,4 +130,14 @@ export async function signInThroughForms(ua: UserAgent, issuer: string, authUrl:
   }
   if (url.startsWith(issuer)) throw new Error(`still at the OP after sign-in: ${last.status} ${url}`);
   return new URL(url);
+}
+
+/** Whether `email` / `password` gets the `web` client (fixtures.seedBasics) a code through the real pages. */
+export async function signInWorks(issuer: string, email: string, password: string): Promise<boolean> {
+  try {
+    const url = await signInThroughForms(new UserAgent(), issuer, rawAuthorization(issuer, { client_id: 'web', redirect_uri: REDIRECT_URI }).url, email, password);
+    return url.searchParams.has('code');
+  } catch {
+    return false;
+  }
 }
