@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { clearStashedToken, landFromMailLink, stashedToken } from '../http/browser-binding.ts';
 import { formPages, formText, parseForm, problemsByField } from '../http/form-pages.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
@@ -144,13 +144,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.
   router.get(CONFIRM_EMAIL_PATH, async (ctx) => {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    if (token) {
-      stashToken(ctx, https, CONFIRM_EMAIL_PATH, token, EMAIL_CHANGE_TTL_MS);
-      ctx.status = 303;
-      ctx.redirect(CONFIRM_EMAIL_PATH);
-      return;
-    }
+    if (landFromMailLink(ctx, https, CONFIRM_EMAIL_PATH, EMAIL_CHANGE_TTL_MS)) return;
     const stashed = stashedToken(ctx, https, CONFIRM_EMAIL_PATH);
     const newEmail = stashed ? await pendingEmailChange(deps, stashed) : undefined;
     if (newEmail) page(ctx, 'account-settings/confirm-email', { title: 'settings.confirm.title', newEmail });

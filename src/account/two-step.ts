@@ -24,8 +24,6 @@ const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEnc
 /** The name an authenticator app shows above the code: this deployment's host (e.g. id.example.com). */
 const issuerName = (deps: AccountSettingsDeps) => new URL(deps.config.issuer).host;
 
-/** People copy codes as "123 456"; matchTotpCode wants exactly six digits. */
-const normaliseCode = (code: string) => code.replace(/\s+/g, '');
 
 async function setupOf(secret: string, uri: string): Promise<AuthenticatorSetup> {
   const qrSvg = await QRCode.toString(uri, { type: 'svg', width: 200, errorCorrectionLevel: 'M' });
@@ -59,7 +57,7 @@ export type ConfirmOutcome = { ok: true; recoveryCodes: string[] } | { ok: false
  */
 export async function confirmAuthenticator(deps: AccountSettingsDeps, account: AccountRow, code: string, locale: Locale): Promise<ConfirmOutcome> {
   const totp = totpDeps(deps);
-  if (await confirmTotpEnrolment(totp, account.id, normaliseCode(code))) {
+  if (await confirmTotpEnrolment(totp, account.id, code)) {
     await notify(deps, account, 'on', locale);
     deps.logger.info({ accountId: account.id }, 'authenticator app enrolled by its owner');
     // Ten single-use recovery codes, shown once on the next page (MFA-05).
@@ -86,7 +84,7 @@ export async function removeAuthenticator(
   if (!(await isCurrentPassword(deps.hasher, account, input.password))) {
     return { ok: false, problems: [{ field: 'totpPassword', messageKey: 'settings.problem.currentPassword' }] };
   }
-  const outcome = await verifyTotpForSignIn(totpDeps(deps), account.id, normaliseCode(input.code));
+  const outcome = await verifyTotpForSignIn(totpDeps(deps), account.id, input.code);
   if (outcome !== 'accepted') {
     const messageKey = outcome === 'locked' ? 'settings.problem.totpLocked' : 'settings.problem.totpCode';
     return { ok: false, problems: [{ field: 'totpCode', messageKey }] };

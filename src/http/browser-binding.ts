@@ -20,8 +20,21 @@ export function browserBinding(ctx: Context, https: boolean): string {
  * Moves a one-time token from the link's URL into a short-lived cookie scoped to that page, so the
  * token is not left in the address bar, history or a Referer (REC-04).
  */
-export function stashToken(ctx: Context, https: boolean, path: string, token: string, maxAgeMs: number): void {
+function stashToken(ctx: Context, https: boolean, path: string, token: string, maxAgeMs: number): void {
   ctx.cookies.set(stashName(path, https), token, { signed: true, httpOnly: true, sameSite: 'lax', secure: https, path, maxAge: maxAgeMs, overwrite: true });
+}
+
+/**
+ * A mailed link lands on `path?token=`: the token moves into a cookie scoped to `path` and the browser
+ * gets a 303 to the token-less URL (REC-04). Returns false, doing nothing, when there is no token.
+ */
+export function landFromMailLink(ctx: Context, https: boolean, path: string, maxAgeMs: number): boolean {
+  const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
+  if (!token) return false;
+  stashToken(ctx, https, path, token, maxAgeMs);
+  ctx.status = 303;
+  ctx.redirect(path);
+  return true;
 }
 
 export function stashedToken(ctx: Context, https: boolean, path: string): string | undefined {

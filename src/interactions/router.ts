@@ -160,7 +160,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const recovery = looksLikeRecoveryCode(form.code);
     const outcome = recovery
       ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
-      : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code.replace(/\s+/g, ''));
+      : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code);
     if (outcome === 'accepted' && recovery) await notifyRecoveryCodeUsed(ctx, stage.accountId);
     if (outcome === 'accepted') {
       await finishInteraction(ctx, provider, {

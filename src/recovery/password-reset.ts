@@ -71,7 +71,7 @@ export async function completePasswordReset(
   if (!account) return { ok: false, expired: true };
   if (await resetNeedsSecondFactor(deps, account)) {
     const totp = { db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now };
-    const outcome = await verifyTotpForSignIn(totp, account.id, input.code.replace(/\s+/g, ''));
+    const outcome = await verifyTotpForSignIn(totp, account.id, input.code);
     if (outcome !== 'accepted') {
       return { ok: false, expired: false, problems: [{ field: 'code', messageKey: outcome === 'locked' ? 'errors.mfa_locked' : 'mfa.wrongCode' }] };
     }

@@ -7,11 +7,5 @@ export interface MailQueue {
   queue<N extends MailName>(to: string, name: N, locale: Locale, model: MailModel<N>, db?: Db): Promise<void>;
 }
 
-export type PasswordVerdict =
-  | { ok: true; warning?: string }
-  | { ok: false; reason: string; messageKey: string; params?: Record<string, string | number> };
-
-/** NIST SP 800-63B-4 password rules (src/security/password-policy.ts). */
-export interface PasswordPolicy {
-  check(password: string, context: { email?: string; name?: string }): Promise<PasswordVerdict>;
-}
+/** NIST SP 800-63B-4 password rules: the policy's own types (src/security/password-policy.ts). */
+export type { PasswordPolicy, PasswordVerdict } from '../security/password-policy.ts';

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { registerAccount } from '../accounts/register.ts';
 import { NotFoundError } from '../errors.ts';
-import { clearStashedToken, stashedToken, stashToken } from '../http/browser-binding.ts';
+import { clearStashedToken, landFromMailLink, stashedToken } from '../http/browser-binding.ts';
 import { formPages, formText, parseForm, problemsByField } from '../http/form-pages.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
@@ -49,19 +49,13 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     throw verdict.error;
   }
 
-  /**
-   * A mailed link lands on `path?token=`: the token (one counted attempt) moves into a cookie scoped to
-   * `path` and the browser gets a 303 to the token-less URL (REC-04). False when there is no token.
-   */
+  /** A mailed link: one counted token attempt (REC-02), then the token leaves the URL (REC-04). */
   async function landedFromMail(ctx: Context, path: string, ttlSeconds: number): Promise<boolean> {
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : undefined;
-    if (!token) return false;
+    if (typeof ctx.query.token !== 'string') return false;
     await enforce(ctx, limits.tokenAttempt(ctx.ip));
-    stashToken(ctx, https, path, token, ttlSeconds * 1000);
-    ctx.status = 303;
-    ctx.redirect(path);
-    return true;
+    return landFromMailLink(ctx, https, path, ttlSeconds * 1000);
   }
+
   const requireOpen = () => {
     if (deps.config.registration !== 'open') throw new NotFoundError('Registration is closed on this server.');
   };

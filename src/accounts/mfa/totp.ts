@@ -60,11 +60,14 @@ export async function pendingTotpSecret(deps: TotpDeps, accountId: string): Prom
   return decryptSecret(deps.keyEncryptionKey, row.secret_encrypted, aadFor(accountId));
 }
 
+/** People copy codes as "123 456"; matchTotpCode itself wants exactly six digits. */
+const typedCode = (code: string) => code.replace(/\s+/g, '');
+
 /** Activates a pending enrolment when `code` is valid; false otherwise. */
 export async function confirmTotpEnrolment(deps: TotpDeps, accountId: string, code: string): Promise<boolean> {
   const secret = await pendingTotpSecret(deps, accountId);
   if (!secret) return false;
-  const step = await matchTotpCode(secret, code, deps.now());
+  const step = await matchTotpCode(secret, typedCode(code), deps.now());
   return step !== undefined && activateTotp(deps.db, accountId, step, deps.now());
 }
 
@@ -86,7 +89,7 @@ export async function verifyTotpForSignIn(deps: TotpDeps, accountId: string, cod
   if (row.locked_at) return 'locked';
   const secret = decryptSecret(deps.keyEncryptionKey, row.secret_encrypted, aadFor(accountId));
   const lastStep = row.last_used_step === null ? undefined : Number(row.last_used_step);
-  const step = await matchTotpCode(secret, code, deps.now(), lastStep);
+  const step = await matchTotpCode(secret, typedCode(code), deps.now(), lastStep);
   if (step !== undefined && (await acceptTotpStep(deps.db, accountId, step))) return 'accepted';
   const failures = await recordTotpFailure(deps.db, accountId, TOTP_ACCOUNT_FAILURE_LIMIT, deps.now());
   return failures >= TOTP_ACCOUNT_FAILURE_LIMIT ? 'locked' : 'rejected';
