@@ -15,11 +15,12 @@ import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import { finishInteraction, loadInteraction, saveStage, type LoadedInteraction } from './context.ts';
-import { hasActiveTotp, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import { looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import type { MailQueue } from '../recovery/ports.ts';
 import { ACR } from '../oidc/acr.ts';
 import { MAX_MFA_FAILURES } from './state.ts';
+import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
 import { AppError } from '../errors.ts';
 
 /** The sign-in ran out of second-factor attempts (this interaction) or the authenticator is locked. */
@@ -138,7 +139,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     const remember = form.remember === '1';
-    if (await hasActiveTotp(deps.db, result.account.id)) {
+    if (hasSecondFactor(await enrolledFactors(deps.db, result.account.id))) {
       // The password alone resolves nothing: the interaction moves to the mfa stage (MFA-06).
       await saveStage(ctx, provider, { name: 'mfa', accountId: result.account.id, amr: ['pwd'], remember, failures: 0 });
       return;
