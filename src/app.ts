@@ -62,7 +62,15 @@ export interface AppOptions {
   clock?: () => number;
 }
 
-const stylesheet = readFileSync(join(viewsDir, 'assets', 'gatehouse.css'), 'utf8');
+/** A file of views/assets/, read once at start-up and served with an hour's public cache. */
+function asset(name: string, type: string): Koa.Middleware {
+  const body = readFileSync(join(viewsDir, 'assets', name), 'utf8');
+  return (ctx) => {
+    ctx.type = type;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = body;
+  };
+}
 
 /** Our pages outside /interaction/ whose POSTs change state (checked for a same-origin request). */
 const STATE_CHANGING_PAGES = new Set([
@@ -158,11 +166,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
 
     const own = new Router();
-    own.get('/assets/gatehouse.css', (ctx) => {
-      ctx.type = 'text/css';
-      ctx.set('Cache-Control', 'public, max-age=3600');
-      ctx.body = stylesheet;
-    });
+    own.get('/assets/gatehouse.css', asset('gatehouse.css', 'text/css'));
+    // The recovery-codes page's copy button: a same-origin module loaded with the page's CSP nonce.
+    own.get('/assets/copy-codes.js', asset('copy-codes.js', 'text/javascript'));
     koa.use(own.routes());
     koa.use(healthRouter(checks).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);

@@ -7,6 +7,7 @@ import { formPages, formText, parseForm, problemsByField } from '../http/form-pa
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
+import { cspNonce } from '../http/middleware/security-headers.ts';
 import type { Render } from '../http/render.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmailChange } from './change-email.ts';
@@ -15,7 +16,7 @@ import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } f
 import { signedInAccount } from './signed-in.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
 import { isCurrentPassword } from './current-password.ts';
-import { confirmAuthenticator, isTwoStepOn, removeAuthenticator, startAuthenticatorSetup, type AuthenticatorSetup } from './two-step.ts';
+import { confirmAuthenticator, isTwoStepOn, recoveryCodesFile, removeAuthenticator, startAuthenticatorSetup, type AuthenticatorSetup } from './two-step.ts';
 
 const text = formText;
 const passwordForm = z.object({ currentPassword: text(1024), newPassword: text(1024), csrf: text(200) });
@@ -40,10 +41,11 @@ export const ACCOUNT_SETTINGS_POST_PATHS = [
 ] as const;
 
 /**
- * Thin handlers for the signed-in account area: see the account, change the password, change the email
- * address, turn two-step verification (an authenticator app) on or off. Who is signed in is oidc-provider's own session; without one, every page says to sign in
- * (no redirect: there is no first-party account client to send the user through yet). Every form carries
- * a CSRF token bound to this browser; the same-origin check runs in app.ts before these.
+ * Thin handlers for the signed-in account area: /account (see the account, change the password, change
+ * the email address) and /account/security (turn two-step verification, an authenticator app, on or off;
+ * make new recovery codes). Who is signed in is oidc-provider's own session; without one, every page says
+ * to sign in (no redirect: there is no first-party account client to send the user through yet). Every
+ * form carries a CSRF token bound to this browser; the same-origin check runs in app.ts before these.
  */
 export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render, csrf: CsrfTokens): Router {
   const router = new Router();
@@ -52,7 +54,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
   const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
-  const overview = async (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
+  const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
     page(
       ctx,
       'account-settings/index',
@@ -62,17 +64,30 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
         name: account.name ?? '',
         emailVerified: account.email_verified,
         newEmail: extra.newEmail ?? '',
-        twoStepOn: await isTwoStepOn(deps, account.id),
         problems: problemsByField(extra.problems ?? []),
       },
       status,
     );
-
-  router.get('/account', async (ctx) => {
+  /**
+   * The security page (/account/security): two-step verification and recovery codes. Its forms' error
+   * re-renders come back here with the problem on the field. The passkeys section's model joins this one.
+   */
+  const security = async (ctx: Context, account: AccountRow, problems: SettingsProblem[] = [], status = 200) =>
+    page(
+      ctx,
+      'account-settings/security',
+      { title: 'settings.security.title', twoStepOn: await isTwoStepOn(deps, account.id), problems: problemsByField(problems) },
+      status,
+    );
+  /** A page for whoever is signed in; a signed-out visitor is asked to sign in. */
+  const signedInPage = (show: (ctx: Context, account: AccountRow) => void | Promise<void>) => async (ctx: Context) => {
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (account) await overview(ctx, account);
+    if (account) await show(ctx, account);
     else signedOut(ctx, 200);
-  });
+  };
+
+  router.get('/account', signedInPage((ctx, account) => overview(ctx, account)));
+  router.get('/account/security', signedInPage((ctx, account) => security(ctx, account)));
 
   router.post('/account/password', async (ctx) => {
     const form = parse(passwordForm, ctx.request.body);
@@ -81,7 +96,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await changePassword(deps, account, form, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
-    else await overview(ctx, account, { problems: result.problems }, 400);
+    else overview(ctx, account, { problems: result.problems }, 400);
   });
 
   router.post('/account/email', async (ctx) => {
@@ -91,11 +106,20 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await requestEmailChange(deps, account, { newEmail: form.newEmail, password: form.emailPassword }, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
-    else await overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+    else overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
   });
 
   const setupPage = (ctx: Context, setup: AuthenticatorSetup, problems: SettingsProblem[] = [], status = 200) =>
     page(ctx, 'account-settings/totp-setup', { title: 'settings.totpSetup.title', ...setup, problems: problemsByField(problems) }, status);
+  /** Recovery codes, shown this once: as a list, a download link, and (with JavaScript) a copy button. */
+  const codesPage = (ctx: Context, recoveryCodes: string[], regenerated = false) =>
+    page(ctx, 'account-settings/totp-on', {
+      title: 'settings.totpOn.title',
+      recoveryCodes,
+      recoveryCodesFile: recoveryCodesFile(deps, recoveryCodes, localeOf(ctx)),
+      regenerated,
+      nonce: cspNonce(ctx),
+    });
 
   router.post('/account/totp/start', async (ctx) => {
     const form = parse(totpStartForm, ctx.request.body);
@@ -104,7 +128,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await startAuthenticatorSetup(deps, account, form.totpPassword);
     if (result.ok) setupPage(ctx, result.setup);
-    else await overview(ctx, account, { problems: result.problems }, 400);
+    else await security(ctx, account, result.problems, 400);
   });
 
   router.post('/account/totp/confirm', async (ctx) => {
@@ -113,9 +137,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await confirmAuthenticator(deps, account, form.code, localeOf(ctx));
-    if (result.ok) page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title', recoveryCodes: result.recoveryCodes });
+    if (result.ok) codesPage(ctx, result.recoveryCodes);
     else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
-    else await overview(ctx, account, {}, 409); // nothing pending: already on, or never started
+    else await security(ctx, account, [], 409); // nothing pending: already on, or never started
   });
 
   router.post('/account/totp/remove', async (ctx) => {
@@ -125,7 +149,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await removeAuthenticator(deps, account, { password: form.totpPassword, code: form.totpCode }, localeOf(ctx));
     if (result.ok) page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
-    else await overview(ctx, account, { problems: result.problems }, 400);
+    else await security(ctx, account, result.problems, 400);
   });
 
   // A new set of recovery codes (the old ones stop working), behind the current password (MFA-05, MFA-07).
@@ -136,10 +160,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const passwordOk = await isCurrentPassword(deps.hasher, account, form.recoveryPassword);
     if (!passwordOk || !(await isTwoStepOn(deps, account.id))) {
-      return overview(ctx, account, { problems: [{ field: 'recoveryPassword', messageKey: 'settings.problem.currentPassword' }] }, 400);
+      return security(ctx, account, [{ field: 'recoveryPassword', messageKey: 'settings.problem.currentPassword' }], 400);
     }
-    const recoveryCodes = await generateRecoveryCodes(deps.recoveryCodes, account.id);
-    page(ctx, 'account-settings/totp-on', { title: 'settings.totpOn.title', recoveryCodes, regenerated: true });
+    codesPage(ctx, await generateRecoveryCodes(deps.recoveryCodes, account.id), true);
   });
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.

@@ -1,6 +1,7 @@
 import QRCode from 'qrcode';
 import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { Locale } from '../i18n/locales.ts';
+import { translator } from '../i18n/translate.ts';
 import { deleteTotp } from '../storage/postgres/totp.queries.ts';
 import { deleteRecoveryCodes } from '../storage/postgres/recovery-codes.queries.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
@@ -24,10 +25,20 @@ const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEnc
 /** The name an authenticator app shows above the code: this deployment's host (e.g. id.example.com). */
 const issuerName = (deps: AccountSettingsDeps) => new URL(deps.config.issuer).host;
 
-
 async function setupOf(secret: string, uri: string): Promise<AuthenticatorSetup> {
   const qrSvg = await QRCode.toString(uri, { type: 'svg', width: 200, errorCorrectionLevel: 'M' });
   return { uri, qrSvg, secretGroups: secret.match(/.{1,4}/g)!.join(' ') };
+}
+
+/**
+ * The recovery codes as a text file in a data: URL, for a `download` link that works without JavaScript:
+ * a header line naming this deployment and the day (so a saved file says what it is for), then one code
+ * a line. Nothing is stored or served for it: the file lives only in the one (no-store) page that shows
+ * the codes.
+ */
+export function recoveryCodesFile(deps: AccountSettingsDeps, codes: readonly string[], locale: Locale): string {
+  const header = translator(locale)('settings.recoveryCodes.fileHeader', { host: issuerName(deps), date: deps.now().toISOString().slice(0, 10) });
+  return `data:text/plain;charset=utf-8,${encodeURIComponent([header, ...codes, ''].join('\n'))}`;
 }
 
 export function isTwoStepOn(deps: AccountSettingsDeps, accountId: string): Promise<boolean> {

@@ -38,6 +38,7 @@ describe.each(['en', 'ar'] as const)('account pages in %s', (locale) => {
     ['reset-link-expired', '/reset-password'],
     ['verify-link-expired', '/verify-email'],
     ['account-signed-out', '/account'],
+    ['account-security-signed-out', '/account/security'],
   ])('%s', async (name, path) => {
     await page.goto(`${server.issuer}${path}`);
     await check(name);

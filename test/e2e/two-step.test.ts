@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
@@ -13,8 +14,9 @@ const EMAIL = 'phone.owner@example.com';
 const PASSWORD = 'my phone is my second factor';
 
 /**
- * Issue 6 in Chromium: enrol an authenticator app by reading the otpauth:// link on the setup page, then
- * sign in to a real RP with password + code. The server's clock is frozen and moved a step at a time,
+ * Issue 6 in Chromium: enrol an authenticator app from the account security page by reading the
+ * otpauth:// link on the setup page, save the recovery codes (copy and download), then sign in to a real
+ * RP with password + code. The server's clock is frozen and moved a step at a time,
  * so codes never straddle a 30 s boundary.
  */
 describe('two-step verification in Chromium', () => {
@@ -47,7 +49,7 @@ describe('two-step verification in Chromium', () => {
 
   const code = () => generate({ secret, epoch: Math.floor(clock() / 1000) });
 
-  it('enrols from the account page using the otpauth:// link', async () => {
+  it('enrols from the account security page using the otpauth:// link', async () => {
     await page.goto(`${rp.url}/login?client=app`);
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -55,6 +57,11 @@ describe('two-step verification in Chromium', () => {
     await page.waitForURL(`${rp.url}/cb**`);
 
     await page.goto(`${server.issuer}/account`);
+    await page.getByRole('link', { name: 'Manage sign-in security' }).click();
+    await page.waitForURL(`${server.issuer}/account/security`);
+    await expect(page.getByRole('region', { name: 'Two-step verification' }).isVisible()).resolves.toBe(true);
+    await expect(page.locator('#two-step-status').textContent()).resolves.toMatch(/^Two-step verification is off/);
+    expect(await seriousViolations(page)).toEqual([]);
     const setUp = page.locator('form[action="/account/totp/start"]');
     await setUp.locator('input[type=password]').fill(PASSWORD);
     await setUp.getByRole('button').click();
@@ -67,6 +74,30 @@ describe('two-step verification in Chromium', () => {
     await expect(page.getByRole('heading', { name: 'Two-step verification is on' }).isVisible()).resolves.toBe(true);
     // MFA-05: ten recovery codes, shown this once.
     await expect(page.locator('#recovery-codes li').count()).resolves.toBe(10);
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  it('copies the recovery codes with the Copy button, announced, and downloads the same codes', async () => {
+    const codes = (await page.locator('#recovery-codes code').allTextContents()).map((code) => code.trim());
+    expect(codes).toHaveLength(10);
+    // The button is hidden in the markup; the nonce'd script (our CSP allows no other) shows it.
+    const copy = page.getByRole('button', { name: 'Copy codes' });
+    await copy.waitFor();
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.issuer });
+    await copy.click();
+    await expect(page.getByRole('status').filter({ hasText: 'Copied' }).waitFor()).resolves.toBeUndefined();
+    await expect(page.evaluate<string>('navigator.clipboard.readText()')).resolves.toBe(`${codes.join('\n')}\n`);
+
+    // The data: URL is a download the CSP lets through, saved under its own name, holding the same codes.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download codes' }).click()]);
+    expect(download.suggestedFilename()).toBe('gatehouse-recovery-codes.txt');
+    const lines = (await readFile((await download.path())!, 'utf8')).split('\n');
+    expect(lines[0]).toMatch(new RegExp(`^Recovery codes for ${new URL(server.issuer).host}, made \\d{4}-\\d{2}-\\d{2}\\.`));
+    expect(lines.slice(1)).toEqual([...codes, '']);
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Back to sign-in security' }).click();
+    await expect(page.locator('#two-step-status').textContent()).resolves.toMatch(/^Two-step verification is on/);
     expect(await seriousViolations(page)).toEqual([]);
   });
 

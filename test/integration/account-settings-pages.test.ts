@@ -13,7 +13,7 @@ const csrfOf = (html: string) => inputValue(html, 'csrf');
 const PASSWORD = 'the settings test passphrase';
 const NEW_PASSWORD = 'another quite different passphrase';
 
-/** The signed-in account area (/account): change password, change email, through real pages and real mail. */
+/** The signed-in account area (/account, linking to /account/security): change password, change email, through real pages and real mail. */
 describe('account settings pages', () => {
   let sink: SmtpSink;
   let server: TestServer;
@@ -52,6 +52,15 @@ describe('account settings pages', () => {
       expect(ar.html).toContain('سجِّل الدخول لإدارة حسابك');
     });
 
+    it('gives a signed-out visitor of the security page the same sign-in page, with no two-step forms', async () => {
+      const page = await getPage(new UserAgent(), `${server.issuer}/account/security`);
+      const account = await getPage(new UserAgent(), `${server.issuer}/account`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      expect(withoutCsrf(page.html)).toBe(withoutCsrf(account.html));
+      expect(page.html).not.toContain('/account/totp/');
+    });
+
     it('shows the signed-in account with two labelled, CSRF-protected forms', async () => {
       const email = await person();
       const ua = await signedInBrowser(server, email, PASSWORD);
@@ -62,12 +71,29 @@ describe('account settings pages', () => {
       expect(page.html).toContain('(confirmed)');
       expect(page.html).toMatch(/<form method="post" action="\/account\/password"/);
       expect(page.html).toMatch(/<form method="post" action="\/account\/email"/);
-      expect(page.html.match(/name="csrf" value="[^"]+"/g)).toHaveLength(3); // password, email, two-step
+      expect(page.html.match(/name="csrf" value="[^"]+"/g)).toHaveLength(2); // password, email
       expect(page.html).toMatch(/<input type="email" name="username" value="[^"]+" autocomplete="username" readonly hidden>/);
       expect(page.html).toMatch(/id="newPassword" name="newPassword"[^>]*autocomplete="new-password"/);
       for (const field of ['currentPassword', 'newPassword', 'newEmail', 'emailPassword']) expect(page.html).toContain(`<label for="${field}">`);
       const ar = await getPage(ua, `${server.issuer}/account`, { 'accept-language': 'ar' });
       expect(ar.html).toContain('تغيير كلمة المرور');
+      expect(ar.html).toContain('<a href="/account/security">إدارة أمان تسجيل الدخول</a>');
+    });
+
+    it('links to the security page, which has the two-step forms that /account no longer has', async () => {
+      const email = await person();
+      const ua = await signedInBrowser(server, email, PASSWORD);
+      const account = await getPage(ua, `${server.issuer}/account`);
+      expect(account.html).toMatch(
+        /<section aria-labelledby="security-heading"><h2 id="security-heading">Sign-in security<\/h2>.*<a href="\/account\/security">Manage sign-in security<\/a>/,
+      );
+      expect(account.html).not.toContain('/account/totp/');
+      expect(account.html).not.toContain('/account/recovery-codes');
+      const security = await getPage(ua, `${server.issuer}/account/security`);
+      expect(security.status).toBe(200);
+      expect(security.html).toContain('<title>Sign-in security · Gatehouse</title>');
+      expect(security.html).toMatch(/<form method="post" action="\/account\/totp\/start"/);
+      expect(security.html).toContain('<a href="/account">Back to your account</a>');
     });
 
     it('refuses a POST without the CSRF token (403) and one from another site', async () => {

@@ -4,7 +4,7 @@ import { createAccount } from '../../src/accounts/create-account.ts';
 import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
 import { findTotp } from '../../src/storage/postgres/totp.queries.ts';
 import { nextMailTo } from '../support/accounts.ts';
-import { getPage, signedInBrowser, submitAccountForm, type Page } from '../support/account-settings.ts';
+import { getPage, signedInBrowser, submitSecurityForm, type Page } from '../support/account-settings.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { inputValue, type UserAgent } from '../support/browserless.ts';
 import { seedBasics } from '../support/fixtures.ts';
@@ -12,7 +12,7 @@ import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 
 const PASSWORD = 'the two-step test passphrase';
 
-/** Turning two-step verification (an authenticator app) on and off on /account: MFA-01, MFA-02, MFA-07. */
+/** Turning two-step verification (an authenticator app) on and off on /account/security: MFA-01, MFA-02, MFA-05, MFA-07. */
 describe('authenticator app enrolment', () => {
   let sink: SmtpSink;
   let server: TestServer;
@@ -53,11 +53,28 @@ describe('authenticator app enrolment', () => {
     return new URL(match[1]!.replace(/&amp;/g, '&'));
   };
   const post = (ua: UserAgent, path: string, fields: Record<string, string>) => ua.post(`${server.issuer}${path}`, fields);
+  const isSecurityPage = (html: string) => html.includes('<title>Sign-in security · Gatehouse</title>');
+  const backToSecurity = '<a href="/account/security">Back to sign-in security</a>';
+  const shownCodes = (html: string) => [...html.matchAll(/<li><code>([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})<\/code><\/li>/g)].map((match) => match[1]);
+  /** The text of the page's download link (a data: URL), as the browser would save it. */
+  const downloadedFile = (html: string) => {
+    const match = /<a [^>]*download="gatehouse-recovery-codes.txt" href="data:text\/plain;charset=utf-8,([^"]*)"/.exec(html);
+    if (!match) throw new Error('no download link on the page');
+    return decodeURIComponent(match[1]!.replace(/&amp;/g, '&'));
+  };
+  /** MFA-05: the codes shown once can be saved without JavaScript: the file holds exactly those codes. */
+  const expectDownloadOfShownCodes = (html: string) => {
+    const codes = shownCodes(html);
+    expect(codes).toHaveLength(10);
+    const [header, ...lines] = downloadedFile(html).split('\n');
+    expect(header).toBe(`Recovery codes for ${new URL(server.issuer).host}, made ${new Date(clock()).toISOString().slice(0, 10)}. Each code works once.`);
+    expect(lines).toEqual([...codes, '']);
+  };
   const read = async (response: Response): Promise<Page> => ({ status: response.status, html: await response.text(), headers: response.headers });
 
   /** Starts enrolment through /account; returns the setup page and the secret read from its otpauth link. */
   const startSetup = async (ua: UserAgent) => {
-    const page = await submitAccountForm(ua, server, '/account/totp/start', { totpPassword: PASSWORD });
+    const page = await submitSecurityForm(ua, server, '/account/totp/start', { totpPassword: PASSWORD });
     expect(page.status).toBe(200);
     return { page, secret: otpauthUri(page.html).searchParams.get('secret')! };
   };
@@ -74,11 +91,15 @@ describe('authenticator app enrolment', () => {
     await enrol(ua);
     const before = await server.app.db.selectFrom('recovery_codes').select('code_hash').where('account_id', '=', id).execute();
     expect(before).toHaveLength(10);
-    const refused = await submitAccountForm(ua, server, '/account/recovery-codes', { recoveryPassword: 'not the password' });
+    const refused = await submitSecurityForm(ua, server, '/account/recovery-codes', { recoveryPassword: 'not the password' });
     expect(refused.status).toBe(400);
-    const made = await submitAccountForm(ua, server, '/account/recovery-codes', { recoveryPassword: PASSWORD });
+    expect(isSecurityPage(refused.html)).toBe(true);
+    expect(refused.html).toMatch(/id="recoveryPassword-error" role="alert">Your current password is incorrect\./);
+    const made = await submitSecurityForm(ua, server, '/account/recovery-codes', { recoveryPassword: PASSWORD });
     expect(made.status).toBe(200);
     expect(made.html.match(/<li><code>[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}<\/code><\/li>/g)).toHaveLength(10);
+    expectDownloadOfShownCodes(made.html);
+    expect(made.html).toContain(backToSecurity);
     const after = await server.app.db.selectFrom('recovery_codes').select('code_hash').where('account_id', '=', id).execute();
     expect(after).toHaveLength(10);
     expect(after.some((row) => before.some((old) => old.code_hash === row.code_hash))).toBe(false);
@@ -86,13 +107,17 @@ describe('authenticator app enrolment', () => {
 
   it('shows two-step verification as off, with a password-protected form to set it up', async () => {
     const { ua } = await person();
-    const page = await getPage(ua, `${server.issuer}/account`);
-    expect(page.html).toContain('Two-step verification is off');
+    const page = await getPage(ua, `${server.issuer}/account/security`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.html).toContain('<h1>Sign-in security</h1>');
+    expect(page.html).toMatch(/<section aria-labelledby="two-step-heading"><h2 id="two-step-heading">Two-step verification<\/h2><p id="two-step-status">Two-step verification is off/);
     expect(page.html).toMatch(/<form method="post" action="\/account\/totp\/start"/);
     expect(page.html).toContain('<label for="totpPassword">');
     expect(page.html).not.toContain('action="/account/totp/remove"');
-    const ar = await getPage(ua, `${server.issuer}/account`, { 'accept-language': 'ar' });
+    const ar = await getPage(ua, `${server.issuer}/account/security`, { 'accept-language': 'ar' });
     expect(ar.html).toContain('التحقُّق بخطوتين غير مُفعَّل');
+    expect(ar.html).toContain('<h1>أمان تسجيل الدخول</h1>');
   });
 
   it('enrols an app through the pages: QR code, link and key, activated by a valid code, then mails the owner', async () => {
@@ -112,6 +137,7 @@ describe('authenticator app enrolment', () => {
     expect(page.html).toContain(secret.match(/.{4}/g)!.join(' '));
     expect(page.html).toMatch(/id="code" name="code"[^>]*inputmode="numeric" autocomplete="one-time-code"/);
     expect(page.html).not.toContain('data:');
+    expect(page.html).toContain(backToSecurity);
 
     // Pending, and the seed is not in the database in plain text.
     const pending = (await findTotp(server.app.db, id))!;
@@ -123,6 +149,19 @@ describe('authenticator app enrolment', () => {
     const done = await confirm(ua, page, await codeFor(secret));
     expect(done.status).toBe(200);
     expect(done.html).toContain('Two-step verification is on');
+    expectDownloadOfShownCodes(done.html);
+    expect(done.html).toContain(backToSecurity);
+    // The copy button is for JavaScript only: hidden in the markup, shown by a script that carries this
+    // response's CSP nonce (script-src allows nothing else).
+    expect(done.html).toMatch(/<button class="secondary" id="copy-codes" type="button" hidden data-copied="Copied"/);
+    expect(done.html).toMatch(/<p id="copy-status" role="status" aria-live="polite"><\/p>/);
+    const nonce = /<script type="module" src="\/assets\/copy-codes.js" nonce="([^"]+)"><\/script>/.exec(done.html)?.[1];
+    expect(nonce).toBeTruthy();
+    expect(done.headers.get('content-security-policy')).toContain(`script-src 'nonce-${nonce}'`);
+    const script = await fetch(`${server.issuer}/assets/copy-codes.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toContain('navigator.clipboard.writeText');
     const active = (await findTotp(server.app.db, id))!;
     expect(active.activated_at).not.toBeNull();
     expect(active.secret_encrypted).not.toContain(secret);
@@ -132,8 +171,8 @@ describe('authenticator app enrolment', () => {
     expect(mail.text).toContain('turned on');
     expect(mail.text).toContain(`${server.issuer}/forgot-password`);
 
-    const account = await getPage(ua, `${server.issuer}/account`);
-    expect(account.html).toContain('Two-step verification is on');
+    const account = await getPage(ua, `${server.issuer}/account/security`);
+    expect(account.html).toMatch(/<p id="two-step-status">Two-step verification is on/);
     expect(account.html).toMatch(/<form method="post" action="\/account\/totp\/remove"/);
     expect(account.html).toMatch(/id="totpCode" name="totpCode"[^>]*inputmode="numeric" autocomplete="one-time-code"/);
     expect(account.html).not.toContain('action="/account/totp/start"');
@@ -156,13 +195,15 @@ describe('authenticator app enrolment', () => {
 
   it('needs the current password to start (reauthentication), and a pending setup to confirm', async () => {
     const { ua, id } = await person();
-    const refused = await submitAccountForm(ua, server, '/account/totp/start', { totpPassword: 'not the password' });
+    const refused = await submitSecurityForm(ua, server, '/account/totp/start', { totpPassword: 'not the password' });
     expect(refused.status).toBe(400);
-    expect(refused.html).toContain('Your current password is incorrect.');
+    expect(isSecurityPage(refused.html)).toBe(true);
+    expect(refused.html).toMatch(/id="totpPassword-error" role="alert">Your current password is incorrect\./);
     expect(refused.html).not.toContain('otpauth://');
     expect(await findTotp(server.app.db, id)).toBeUndefined();
-    const nothingPending = await submitAccountForm(ua, server, '/account/totp/confirm', { code: '123456' });
+    const nothingPending = await submitSecurityForm(ua, server, '/account/totp/confirm', { code: '123456' });
     expect(nothingPending.status).toBe(409);
+    expect(isSecurityPage(nothingPending.html)).toBe(true);
     expect(await findTotp(server.app.db, id)).toBeUndefined();
   });
 
@@ -179,7 +220,7 @@ describe('authenticator app enrolment', () => {
     nextTimeStep();
     expect((await post(ua, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: await codeFor(current) })).status).toBe(403);
     // And a cross-site POST is refused before the token is even read (WEB-01, ACCOUNT_SETTINGS_POST_PATHS).
-    const account = await getPage(ua, `${server.issuer}/account`);
+    const account = await getPage(ua, `${server.issuer}/account/security`);
     const foreign = await ua.request(`${server.issuer}/account/totp/remove`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
@@ -195,34 +236,36 @@ describe('authenticator app enrolment', () => {
     const enrolCode = await codeFor(secret);
 
     // The code that confirmed the enrolment is spent (MFA-02).
-    const replay = await submitAccountForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: enrolCode });
+    const replay = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: enrolCode });
     expect(replay.status).toBe(400);
+    expect(isSecurityPage(replay.html)).toBe(true);
     expect(replay.html).toMatch(/id="totpCode-error" role="alert">That code is not right/);
 
     nextTimeStep();
     const code = await codeFor(secret);
-    const badPassword = await submitAccountForm(ua, server, '/account/totp/remove', { totpPassword: 'not the password', totpCode: code });
+    const badPassword = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: 'not the password', totpCode: code });
     expect(badPassword.status).toBe(400);
     expect(badPassword.html).toContain('Your current password is incorrect.');
-    const badCode = await submitAccountForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: wrong(code) });
+    const badCode = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: wrong(code) });
     expect(badCode.status).toBe(400);
-    const noCode = await submitAccountForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD });
+    const noCode = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD });
     expect(noCode.status).toBe(400);
     expect((await findTotp(server.app.db, id))!.activated_at).not.toBeNull();
 
     const seen = sink.messages.length;
     // A wrong password did not spend the code; spaces as people copy it are fine.
-    const off = await submitAccountForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: `${code.slice(0, 3)} ${code.slice(3)}` });
+    const off = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: `${code.slice(0, 3)} ${code.slice(3)}` });
     expect(off.status).toBe(200);
     expect(off.html).toContain('Two-step verification is off');
+    expect(off.html).toContain(backToSecurity);
     expect(await findTotp(server.app.db, id)).toBeUndefined();
     // The "turned on" mail may still be on its way: wait for the one this removal queued.
     await server.app.mailer.deliverDue();
     const mail = await sink.waitFor((message) => message.to.includes(email) && message.text.includes('turned off') && sink.messages.indexOf(message) >= seen, 5000);
     expect(mail.subject).toBeTruthy();
 
-    const account = await getPage(ua, `${server.issuer}/account`);
-    expect(account.html).toContain('Two-step verification is off');
+    const account = await getPage(ua, `${server.issuer}/account/security`);
+    expect(account.html).toMatch(/<p id="two-step-status">Two-step verification is off/);
     expect(account.html).toMatch(/action="\/account\/totp\/start"/);
   });
 
@@ -231,9 +274,10 @@ describe('authenticator app enrolment', () => {
     await enrol(ua);
     const before = (await findTotp(server.app.db, id))!.secret_encrypted;
     // The start form is gone once it is on; a stale page's POST still cannot replace the secret.
-    const page = await getPage(ua, `${server.issuer}/account`);
+    const page = await getPage(ua, `${server.issuer}/account/security`);
     const again = await read(await post(ua, '/account/totp/start', { csrf: inputValue(page.html, 'csrf'), totpPassword: PASSWORD }));
     expect(again.status).toBe(400);
+    expect(isSecurityPage(again.html)).toBe(true);
     expect(again.html).toContain('Two-step verification is already on.');
     expect((await findTotp(server.app.db, id))!.secret_encrypted).toBe(before);
   });

@@ -22,8 +22,12 @@ export async function getPage(ua: UserAgent, url: string, headers?: Record<strin
   return { status: response.status, html: await response.text(), headers: response.headers };
 }
 
-/** Opens /account and submits one of its forms (the page's CSRF token included) with `fields`. */
-export async function submitAccountForm(ua: UserAgent, server: TestServer, formPath: string, fields: Record<string, string>): Promise<Page> {
-  const response = await fillForm(ua, server.issuer, '/account', fields, formPath);
+/** Opens `page` (/account unless named) and submits one of its forms (the page's CSRF token included) with `fields`. */
+export async function submitAccountForm(ua: UserAgent, server: TestServer, formPath: string, fields: Record<string, string>, page = '/account'): Promise<Page> {
+  const response = await fillForm(ua, server.issuer, page, fields, formPath);
   return { status: response.status, html: await response.text(), headers: response.headers };
 }
+
+/** The same from /account/security, the page of the two-step and recovery-code forms. */
+export const submitSecurityForm = (ua: UserAgent, server: TestServer, formPath: string, fields: Record<string, string>): Promise<Page> =>
+  submitAccountForm(ua, server, formPath, fields, '/account/security');

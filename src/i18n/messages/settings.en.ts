@@ -1,4 +1,4 @@
-/** English strings of the signed-in account area (/account: password, email, two-step verification) and the mail about two-step changes; merged into en.ts. */
+/** English strings of the signed-in account area (/account: password, email; /account/security: two-step verification) and the mail about two-step changes; merged into en.ts. */
 export const settingsPagesEn = {
   'settings.title': 'Your account',
   'settings.heading': 'Your account',
@@ -39,6 +39,11 @@ export const settingsPagesEn = {
   'settings.expired.title': 'Link no longer valid',
   'settings.expired.heading': 'This link no longer works',
   'settings.expired.explain': 'Links work once and only for a limited time, and a newer request replaces older links. Sign in and ask for a new one on your account page.',
+  'settings.security.title': 'Sign-in security',
+  'settings.security.heading': 'Sign-in security',
+  'settings.security.summary': 'Protect your account with more than your password: two-step verification and recovery codes.',
+  'settings.security.link': 'Manage sign-in security',
+  'settings.security.back': 'Back to sign-in security',
   'settings.totp.heading': 'Two-step verification',
   'settings.totp.statusOn': 'Two-step verification is on: signing in asks for a code from your authenticator app after your password.',
   'settings.totp.statusOff': 'Two-step verification is off: your password alone signs you in.',
@@ -64,7 +69,13 @@ export const settingsPagesEn = {
   'settings.totpOn.explain': 'From now on, signing in asks for a code from your authenticator app after your password. Keep the app on your phone.',
   'settings.totpOff.title': 'Two-step verification is off',
   'settings.totpOff.heading': 'Two-step verification is off',
-  'settings.totpOff.explain': 'Your password alone now signs you in. You can set up an authenticator app again on your account page.',
+  'settings.totpOff.explain': 'Your password alone now signs you in. You can set up an authenticator app again on the sign-in security page.',
+  'settings.recoveryCodes.download': 'Download codes',
+  'settings.recoveryCodes.copy': 'Copy codes',
+  'settings.recoveryCodes.copied': 'Copied',
+  'settings.recoveryCodes.copyFailed': 'Could not copy. Select the codes and copy them yourself, or download them.',
+  // The first line of the downloaded file; {host} is this service (e.g. id.example.com), {date} YYYY-MM-DD.
+  'settings.recoveryCodes.fileHeader': 'Recovery codes for {host}, made {date}. Each code works once.',
   // The mail about these changes (MFA-07); the other mail strings are in en.ts.
   'mail.mfaChanged.subject': 'Two-step verification changed on your account',
   'mail.mfaChanged.on': 'Two-step verification was turned on for your account: signing in now asks for a code from an authenticator app.',
