@@ -1,14 +1,18 @@
 import type { Db } from '../../storage/postgres/db.ts';
+import { countPasskeys } from '../../storage/postgres/passkeys.queries.ts';
 import { hasActiveTotp } from './totp.ts';
 
 /** The second factors an account has enrolled: what the sign-in's `mfa` stage may offer. */
 export interface EnrolledFactors {
   totp: boolean;
+  /** How many passkeys the account has registered. */
+  passkeys: number;
 }
 
 export async function enrolledFactors(db: Db, accountId: string): Promise<EnrolledFactors> {
-  return { totp: await hasActiveTotp(db, accountId) };
+  const [totp, passkeys] = await Promise.all([hasActiveTotp(db, accountId), countPasskeys(db, accountId)]);
+  return { totp, passkeys };
 }
 
-/** Whether the password alone must not finish a sign-in (MFA-06). */
-export const hasSecondFactor = (factors: EnrolledFactors): boolean => factors.totp;
+/** Whether the password alone must not finish a sign-in (MFA-06): an authenticator app or any passkey. */
+export const hasSecondFactor = (factors: EnrolledFactors): boolean => factors.totp || factors.passkeys > 0;

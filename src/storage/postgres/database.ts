@@ -106,6 +106,39 @@ export interface RecoveryCodesTable {
   used_at: Date | null;
 }
 
+export type PasskeyDeviceType = 'singleDevice' | 'multiDevice';
+
+export interface PasskeysTable {
+  id: Generated<string>;
+  account_id: string;
+  /** base64url of the WebAuthn credential id, unique across accounts: an assertion names one account. */
+  credential_id: string;
+  /** The COSE public key the authenticator made at registration (public: no secret is stored). */
+  public_key: Uint8Array;
+  /** The authenticator's signature counter; only ever raised (pg returns bigint as text, PGlite as a number). */
+  counter: ColumnType<string | number, number | undefined, number>;
+  /** Comma list of the transports the browser reported (usb, nfc, ble, internal, hybrid), for allowCredentials. */
+  transports: string;
+  /** singleDevice: bound to one authenticator; multiDevice: synced by a passkey provider. */
+  device_type: PasskeyDeviceType;
+  backed_up: boolean;
+  /** Chosen by the owner, shown on the account page. */
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+}
+
+export type WebauthnChallengePurpose = 'register' | 'authenticate';
+
+export interface WebauthnChallengesTable {
+  purpose: WebauthnChallengePurpose;
+  /** What the challenge was issued for (an account, or a sign-in interaction); part of the key. */
+  binding: string;
+  /** base64url, as it comes back inside clientDataJSON. */
+  challenge: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -115,6 +148,8 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   account_totp: AccountTotpTable;
   recovery_codes: RecoveryCodesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -125,3 +160,4 @@ export type OidcPayloadRow = Selectable<OidcPayloadsTable>;
 export type AccountTokenRow = Selectable<AccountTokensTable>;
 export type MailOutboxRow = Selectable<MailOutboxTable>;
 export type AccountTotpRow = Selectable<AccountTotpTable>;
+export type PasskeyRow = Selectable<PasskeysTable>;
