@@ -16,6 +16,8 @@ import { requestLocale } from './http/middleware/locale.ts';
 import { contentSecurityPolicy } from './http/middleware/security-headers.ts';
 import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
+import { passkeySignInRouter } from './interactions/passkey-routes.ts';
+import { webauthnAssets } from './http/webauthn-assets.ts';
 import { createFindAccount } from './oidc/find-account.ts';
 import { createProviderPages } from './oidc/pages.ts';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.ts';
@@ -170,6 +172,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // The recovery-codes page's copy button: a same-origin module loaded with the page's CSP nonce.
     own.get('/assets/copy-codes.js', asset('copy-codes.js', 'text/javascript'));
     koa.use(own.routes());
+    koa.use(webauthnAssets().routes());
     koa.use(healthRouter(checks).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);
     const interactions = interactionRouter({
@@ -185,6 +188,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       issuer: config.issuer,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
+    const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
+    const passkeySignIn = passkeySignInRouter({ passkeys, csrf, provider: holder.current, allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn });
+    koa.use(passkeySignIn.routes()).use(passkeySignIn.allowedMethods());
     // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,
     // exact on the embedded store (one process by its lock file); config refuses production without Redis.
     const limiterStore = redis ? createRedisLimiterStore(redis, config.redis!.keyPrefix) : createMemoryLimiterStore();

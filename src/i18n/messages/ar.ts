@@ -1,6 +1,7 @@
 import type { Messages } from './en.ts';
 import { accountPagesAr } from './accounts.ar.ts';
 import { mfaPagesAr } from './mfa.ar.ts';
+import { passkeysAr } from './passkeys.ar.ts';
 import { settingsPagesAr } from './settings.ar.ts';
 import { limitsAr } from './limits.ar.ts';
 
@@ -128,4 +129,5 @@ export const ar: Messages = {
   ...settingsPagesAr,
   ...limitsAr,
   ...mfaPagesAr,
+  ...passkeysAr,
 };

@@ -1,5 +1,6 @@
 import { accountPagesEn } from './accounts.en.ts';
 import { mfaPagesEn } from './mfa.en.ts';
+import { passkeysEn } from './passkeys.en.ts';
 import { settingsPagesEn } from './settings.en.ts';
 import { limitsEn } from './limits.en.ts';
 
@@ -137,6 +138,7 @@ export const en = {
   ...settingsPagesEn,
   ...limitsEn,
   ...mfaPagesEn,
+  ...passkeysEn,
 };
 
 export type MessageKey = keyof typeof en;
