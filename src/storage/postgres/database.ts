@@ -139,6 +139,25 @@ export interface WebauthnChallengesTable {
   expires_at: Timestamp;
 }
 
+export type AuditOutcome = 'success' | 'failure';
+
+/** The audit trail (LOG-01): inserted by src/audit/audit-log.ts, deleted only by the retention job. */
+export interface AuditEventsTable {
+  /** bigint identity, read as text (pg returns int8 as a string, PGlite as a number). */
+  id: ColumnType<string, never, never>;
+  occurred_at: Timestamp;
+  type: string;
+  outcome: AuditOutcome;
+  /** No foreign key: history outlives the account (see the migration). */
+  account_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** Small and sanitised: never a secret (src/audit/details.ts). */
+  details: Json<Record<string, unknown>>;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -148,6 +167,7 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   account_totp: AccountTotpTable;
   recovery_codes: RecoveryCodesTable;
+  audit_events: AuditEventsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
 }
@@ -161,3 +181,4 @@ export type AccountTokenRow = Selectable<AccountTokensTable>;
 export type MailOutboxRow = Selectable<MailOutboxTable>;
 export type AccountTotpRow = Selectable<AccountTotpTable>;
 export type PasskeyRow = Selectable<PasskeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
