@@ -5,6 +5,8 @@ import Router from '@koa/router';
 import helmet from 'koa-helmet';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
+import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
+import { createAuditRetention } from './audit/retention.ts';
 import type { Config } from './config/load.ts';
 import { PendingMigrationsError } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -16,7 +18,6 @@ import { requestLocale } from './http/middleware/locale.ts';
 import { contentSecurityPolicy } from './http/middleware/security-headers.ts';
 import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
-import { enrolledFactors, hasSecondFactor } from './accounts/mfa/factors.ts';
 import { passkeySignInRouter } from './interactions/passkey-routes.ts';
 import { webauthnAssets } from './http/webauthn-assets.ts';
 import { createFindAccount } from './oidc/find-account.ts';
@@ -51,6 +52,8 @@ export interface GatehouseApp {
   readonly hasher: PasswordHasher;
   /** The mail outbox; tests call deliverDue() to send what a request queued. */
   readonly mailer: Mailer;
+  /** The audit trail: flows call app.audit.record(event, ctx) (src/audit/audit-log.ts). */
+  readonly audit: AuditLog;
   provider(): Provider;
   readonly keys: Pick<ProviderHolder, 'refresh'>;
   /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
@@ -116,6 +119,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       render: createMailRenderer(render),
       clock,
     });
+    const audit = createAuditLog({ db, logger, now: () => new Date(clock()) });
+    const auditRetention = createAuditRetention({ db, logger, retentionDays: config.audit.retentionDays, clock });
     const clients = createClientsAdapter(db);
     const models: AdapterFactory = redis
       ? createRedisAdapterFactory(redis, config.redis!.keyPrefix)
@@ -124,13 +129,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const holder = await createProviderHolder(
       config,
       db,
-      {
-        adapter,
-        clock,
-        findAccount: createFindAccount(db),
-        hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
-        pages: createProviderPages(render, config),
-      },
+      { adapter, clock, findAccount: createFindAccount(db), pages: createProviderPages(render, config) },
       logger,
     );
 
@@ -188,7 +187,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       render,
       csrf,
       provider: holder.current,
-      accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn, mfaRequired: config.accounts.mfaRequired },
+      accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
       totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
       recoveryCodes,
       mail: mailer,
@@ -230,6 +229,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
 
     mailer.start(5_000);
+    if (config.audit.retentionDays > 0) auditRetention.start();
     return {
       config,
       koa,
@@ -237,11 +237,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
       hasher,
       mailer,
+      audit,
       provider: holder.current,
       keys: holder,
       async close() {
         holder.stop();
         await mailer.close(); // before the database: a delivery run may be using it
+        await auditRetention.close();
         redis?.disconnect();
         await database.close();
       },

@@ -74,10 +74,6 @@ export const configSchema = z.object({
   SESSION_TTL: z.coerce.number().int().min(1).default(30 * 24 * 3600),
   /** Seconds after a password-only sign-in before the next authorization asks for the password again (NIST AAL1: at most 30 days). */
   REAUTH_PASSWORD_MAX_AGE: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(30 * 24 * 3600),
-  /** Seconds after a two-factor sign-in before both factors are asked again (NIST AAL2: at most 24 hours). */
-  REAUTH_MFA_MAX_AGE: z.coerce.number().int().min(60).max(24 * 3600).default(24 * 3600),
-  /** Seconds without activity after which a two-factor session must sign in again (NIST AAL2: at most 1 hour). */
-  REAUTH_MFA_IDLE: z.coerce.number().int().min(60).max(3600).default(3600),
   /** Language of the pages when neither ui_locales nor Accept-Language names a supported one (en or ar). */
   DEFAULT_LOCALE: z.enum(['en', 'ar']).default('en'),
   /** smtp:// or smtps:// URL of the mail server (credentials in the URL); unset in development keeps mail in the dev outbox. */
@@ -98,6 +94,8 @@ export const configSchema = z.object({
   EMAIL_VERIFICATION_TTL: z.coerce.number().int().min(60).max(86400).default(86400),
   /** Seconds a password reset link stays valid (at most 24 h). */
   PASSWORD_RESET_TTL: z.coerce.number().int().min(60).max(86400).default(1800),
+  /** Days audit events are kept before the cleanup job deletes them; 0 keeps them forever. */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
   /** Seconds a sign-in interaction may take. */
   INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
   /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */

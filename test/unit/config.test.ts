@@ -85,6 +85,15 @@ describe('loadConfig', () => {
     expect(config.cookieSecrets).toEqual(['a'.repeat(32)]);
   });
 
+  it('keeps audit events 365 days by default or 0 (forever), and refuses other values', () => {
+    const base = { NODE_ENV: 'test', DATA_DIR: 'memory://', ...goodSecrets };
+    expect(loadConfig(base).audit.retentionDays).toBe(365);
+    expect(loadConfig({ ...base, AUDIT_RETENTION_DAYS: '0' }).audit.retentionDays).toBe(0);
+    for (const value of ['-1', '1.5', 'forever', '36501']) {
+      expect(problemsOf({ ...base, AUDIT_RETENTION_DAYS: value })).toEqual([expect.stringMatching(/^AUDIT_RETENTION_DAYS:/)]);
+    }
+  });
+
   it('rejects short cookie secrets and a key that is not 32 bytes', () => {
     const problems = problemsOf({ NODE_ENV: 'test', COOKIE_SECRETS: 'short', KEY_ENCRYPTION_KEY: 'AAAA' });
     expect(problems).toEqual(
