@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
 import { createAccount } from '../../src/accounts/create-account.ts';
+import { ACR } from '../../src/oidc/acr.ts';
 import { upsertClient } from '../../src/storage/postgres/clients.queries.ts';
 import { seriousViolations } from '../support/a11y.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
@@ -99,6 +100,19 @@ describe('two-step verification in Chromium', () => {
     await page.getByRole('link', { name: 'Back to sign-in security' }).click();
     await expect(page.locator('#two-step-status').textContent()).resolves.toMatch(/^Two-step verification is on/);
     expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  it('steps up the password-only session when the RP asks for MFA: the code, not the password again', async () => {
+    offset += 30_000; // the enrolment code is spent: the next step's code
+    // The session from the first test was made with the password alone, before the app was enrolled.
+    await page.goto(`${rp.url}/login?client=app&acr_values=${encodeURIComponent(ACR.mfa)}`);
+    await page.getByLabel('Verification code').waitFor();
+    await expect(page.getByLabel('Password', { exact: true }).count()).resolves.toBe(0);
+    await page.getByLabel('Verification code').fill(await code());
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(`${rp.url}/cb**`);
+    await expect(page.locator('#acr').textContent()).resolves.toBe(ACR.mfa);
+    await expect(page.locator('#amr').textContent()).resolves.toBe('pwd otp mfa');
   });
 
   it('signs in with the password and then a code from the app', async () => {

@@ -18,8 +18,8 @@ interface Pending {
 }
 
 /**
- * A small real relying party on loopback, built on openid-client: /login?client=ID starts code + PKCE,
- * /cb validates the response and shows the ID token's `sub`, /logout?client=ID starts RP-initiated
+ * A small real relying party on loopback, built on openid-client: /login?client=ID starts code + PKCE
+ * (passing prompt and acr_values through), /cb validates the response and shows the ID token's `sub`, `acr` and `amr`, /logout?client=ID starts RP-initiated
  * logout with the last ID token as hint. One "browser session" at a time is all the tests need.
  */
 export async function startRelyingParty(issuer: string, secrets: Record<string, string>): Promise<RelyingParty> {
@@ -54,6 +54,7 @@ export async function startRelyingParty(issuer: string, secrets: Record<string, 
           state: pending.state,
           nonce: pending.nonce,
           ...(url.searchParams.get('prompt') ? { prompt: url.searchParams.get('prompt')! } : {}),
+          ...(url.searchParams.get('acr_values') ? { acr_values: url.searchParams.get('acr_values')! } : {}),
         });
         res.writeHead(302, { location: target.href }).end();
       } else if (url.pathname === '/cb') {
@@ -64,7 +65,9 @@ export async function startRelyingParty(issuer: string, secrets: Record<string, 
           expectedNonce: pending!.nonce,
         });
         lastIdToken = tokens.id_token;
-        page(200, `<p>Signed in to ${pending!.clientId} as <span id="sub">${tokens.claims()!.sub}</span></p>`);
+        const claims = tokens.claims()!;
+        page(200, `<p>Signed in to ${pending!.clientId} as <span id="sub">${claims.sub}</span></p>`
+          + `<p>acr <span id="acr">${String(claims.acr)}</span>, amr <span id="amr">${((claims.amr ?? []) as string[]).join(' ')}</span></p>`);
       } else if (url.pathname === '/logout') {
         const target = oidc.buildEndSessionUrl(await configFor(clientId), { id_token_hint: lastIdToken!, post_logout_redirect_uri: `${base}/bye` });
         res.writeHead(302, { location: target.href }).end();
