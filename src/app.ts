@@ -18,6 +18,7 @@ import { requestLocale } from './http/middleware/locale.ts';
 import { contentSecurityPolicy } from './http/middleware/security-headers.ts';
 import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
+import { enrolledFactors, hasSecondFactor } from './accounts/mfa/factors.ts';
 import { passkeySignInRouter } from './interactions/passkey-routes.ts';
 import { webauthnAssets } from './http/webauthn-assets.ts';
 import { createFindAccount } from './oidc/find-account.ts';
@@ -129,7 +130,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const holder = await createProviderHolder(
       config,
       db,
-      { adapter, clock, findAccount: createFindAccount(db), pages: createProviderPages(render, config) },
+      {
+        adapter,
+        clock,
+        findAccount: createFindAccount(db),
+        hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
+        pages: createProviderPages(render, config),
+      },
       logger,
     );
 
@@ -187,7 +194,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       render,
       csrf,
       provider: holder.current,
-      accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn },
+      accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn, mfaRequired: config.accounts.mfaRequired },
       totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
       recoveryCodes,
       mail: mailer,

@@ -31,6 +31,8 @@ export interface ClientInput {
   name?: string | undefined;
   /** Skips the consent page (operator-vouched first-party apps only). */
   firstParty?: boolean | undefined;
+  /** Every sign-in to this client needs a second factor (accounts without one enrol during sign-in). */
+  mfaRequired?: boolean | undefined;
   /** Shown on the consent page: logo, home page, privacy policy, terms of service (https). */
   logoUri?: string | undefined;
   clientUri?: string | undefined;
@@ -69,6 +71,7 @@ export interface ClientMetadata {
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
   first_party?: boolean;
+  mfa_required?: boolean;
   logo_uri?: string;
   client_uri?: string;
   policy_uri?: string;
@@ -173,6 +176,7 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
   return {
     ...links,
     ...(input.firstParty ? { first_party: true } : {}),
+    ...(input.mfaRequired ? { mfa_required: true } : {}),
     client_id: input.id,
     ...(name ? { client_name: name } : {}),
     application_type: native ? 'native' : 'web',
@@ -202,6 +206,7 @@ export function toClientView(row: ClientRow): ClientView {
     post_logout_redirect_uris: metadata.post_logout_redirect_uris,
     ...(metadata.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: metadata.backchannel_logout_uri }),
     ...(metadata.first_party ? { first_party: true } : {}),
+    ...(metadata.mfa_required ? { mfa_required: true } : {}),
     ...Object.fromEntries(PAGE_LINKS.filter(([, key]) => metadata[key] !== undefined).map(([, key]) => [key, metadata[key]])),
     scope: metadata.scope,
     created_at: new Date(row.created_at).toISOString(),

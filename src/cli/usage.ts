@@ -17,6 +17,8 @@ Commands:
       --backchannel-logout-uri URI
                                   Where a signed logout token is POSTed when the session ends.
       --first-party               Skip the consent page (only for apps you operate yourself).
+      --mfa-required              Every sign-in to this app needs a second factor; accounts without
+                                  one set up an authenticator app during sign-in.
       --logo-uri, --client-uri, --policy-uri, --tos-uri URI
                                   Logo and links shown on the consent page (https).
       --grant-types a,b           authorization_code, refresh_token, client_credentials

@@ -38,14 +38,20 @@ export interface Config {
     readonly interaction: number;
   };
   readonly seedDemo: boolean;
-  readonly reauth: { readonly passwordMaxAge: number };
+  readonly reauth: { readonly passwordMaxAge: number; readonly mfaMaxAge: number; readonly mfaIdle: number };
   readonly defaultLocale: ParsedConfig['DEFAULT_LOCALE'];
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly registration: 'open' | 'closed';
   /** retentionDays 0: audit events are never deleted. */
   readonly audit: { readonly retentionDays: number };
-  readonly passwords: { readonly minLength: number; readonly mfaRequired: boolean; readonly breachedApiUrl: string | undefined };
-  readonly accounts: { readonly allowUnverifiedSignIn: boolean; readonly verificationTtl: number; readonly resetTtl: number };
+  readonly passwords: { readonly minLength: number; readonly breachedApiUrl: string | undefined };
+  readonly accounts: {
+    readonly allowUnverifiedSignIn: boolean;
+    readonly verificationTtl: number;
+    readonly resetTtl: number;
+    /** Every sign-in needs a second factor (MFA-08); clients can ask for it alone with `mfa_required`. */
+    readonly mfaRequired: boolean;
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -182,16 +188,17 @@ export function loadConfig(processEnv: Env): Config {
       interaction: raw.INTERACTION_TTL,
     },
     seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
-    reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE },
+    reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE, mfaMaxAge: raw.REAUTH_MFA_MAX_AGE, mfaIdle: raw.REAUTH_MFA_IDLE },
     defaultLocale: raw.DEFAULT_LOCALE,
     mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM },
     registration: raw.REGISTRATION ?? (raw.NODE_ENV === 'production' ? 'closed' : 'open'),
     audit: { retentionDays: raw.AUDIT_RETENTION_DAYS },
-    passwords: { minLength: raw.PASSWORD_MIN_LENGTH, mfaRequired: raw.MFA_REQUIRED, breachedApiUrl: raw.BREACHED_PASSWORD_API_URL },
+    passwords: { minLength: raw.PASSWORD_MIN_LENGTH, breachedApiUrl: raw.BREACHED_PASSWORD_API_URL },
     accounts: {
       allowUnverifiedSignIn: raw.ALLOW_UNVERIFIED_SIGN_IN,
       verificationTtl: raw.EMAIL_VERIFICATION_TTL,
       resetTtl: raw.PASSWORD_RESET_TTL,
+      mfaRequired: raw.MFA_REQUIRED,
     },
   };
   return Object.freeze(config);

@@ -74,6 +74,10 @@ export const configSchema = z.object({
   SESSION_TTL: z.coerce.number().int().min(1).default(30 * 24 * 3600),
   /** Seconds after a password-only sign-in before the next authorization asks for the password again (NIST AAL1: at most 30 days). */
   REAUTH_PASSWORD_MAX_AGE: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(30 * 24 * 3600),
+  /** Seconds after a two-factor sign-in before both factors are asked again (NIST AAL2: at most 24 hours). */
+  REAUTH_MFA_MAX_AGE: z.coerce.number().int().min(60).max(24 * 3600).default(24 * 3600),
+  /** Seconds without activity after which a two-factor session must sign in again (NIST AAL2: at most 1 hour). */
+  REAUTH_MFA_IDLE: z.coerce.number().int().min(60).max(3600).default(3600),
   /** Language of the pages when neither ui_locales nor Accept-Language names a supported one (en or ar). */
   DEFAULT_LOCALE: z.enum(['en', 'ar']).default('en'),
   /** smtp:// or smtps:// URL of the mail server (credentials in the URL); unset in development keeps mail in the dev outbox. */

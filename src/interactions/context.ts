@@ -18,6 +18,8 @@ export interface LoadedInteraction {
   interaction: Interaction;
   stage: Stage;
   client: ClientView;
+  /** The client's registered metadata (policy flags such as `mfa_required`). */
+  clientMetadata: Record<string, unknown> | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function loadInteraction(ctx: Context, provider: Provider): Promise
   return {
     interaction,
     stage,
+    clientMetadata: client?.metadata() as Record<string, unknown> | undefined,
     client: {
       name: client?.clientName ?? clientId,
       logoUri: client?.logoUri,

@@ -21,9 +21,16 @@ const mfaStage = z.object({
 
 /** Wrong second-factor codes one sign-in may take before it must start over from the password. */
 export const MAX_MFA_FAILURES = 5;
+/**
+ * MFA is required (deployment or client policy) and the account has no second factor yet: it sets up an
+ * authenticator app inside this sign-in before anything is issued (MFA-08). Same counters as `mfa`.
+ */
+const enrolStage = mfaStage.extend({ name: z.literal('enrol') });
+/** The new authenticator is on and the recovery codes were shown once; only "continue" remains. */
+const enrolledStage = mfaStage.omit({ failures: true }).extend({ name: z.literal('enrolled') });
 const consentStage = z.object({ name: z.literal('consent'), accountId: z.string().min(1) });
 
-export const stageSchema = z.discriminatedUnion('name', [loginStage, mfaStage, consentStage]);
+export const stageSchema = z.discriminatedUnion('name', [loginStage, mfaStage, enrolStage, enrolledStage, consentStage]);
 export type Stage = z.infer<typeof stageSchema>;
 export type StageName = Stage['name'];
 
@@ -53,4 +60,49 @@ export function currentStage(interaction: InteractionView): Stage {
   const parsed = stageSchema.safeParse(saved);
   if (!parsed.success || parsed.data.name === 'consent') throw new InvalidStageError('saved stage is not valid');
   return parsed.data;
+}
+
+/** What the relying party asked about the authentication context (OIDC Core §3.1.2.1, §5.5.1.1). */
+export interface AcrRequest {
+  /** Values of an essential `acr` claim: the result must be one of them or the spec's error. */
+  essential?: string[] | undefined;
+}
+
+/** Reads an essential acr claim from the request's `claims` parameter (a JSON string in the interaction's params). */
+export function acrRequestOf(params: Record<string, unknown>): AcrRequest {
+  if (typeof params.claims !== 'string') return {};
+  let claims: unknown;
+  try {
+    claims = JSON.parse(params.claims);
+  } catch {
+    return {}; // oidc-provider already refused a malformed claims parameter before the interaction began
+  }
+  const acr = (claims as { id_token?: { acr?: { essential?: unknown; value?: unknown; values?: unknown } } } | null)?.id_token?.acr;
+  if (acr?.essential !== true) return {};
+  const values = Array.isArray(acr.values) ? acr.values.map(String) : typeof acr.value === 'string' ? [acr.value] : undefined;
+  return values ? { essential: values } : {};
+}
+
+export type NextStep =
+  | { step: 'mfa' }
+  | { step: 'enrol' }
+  | { step: 'finish' }
+  /** The RP's essential acr cannot be met (unmet_authentication_requirements). */
+  | { step: 'unmet' };
+
+/**
+ * What follows a correct first factor (or a step-up on a signed-in session). An enrolled factor is always
+ * asked; policy makes an account without one enrol; otherwise the sign-in ends with what it has, unless
+ * the RP made a stronger class essential.
+ */
+export function nextAfterFirstFactor(input: {
+  hasSecondFactor: boolean;
+  mfaRequired: boolean;
+  acr: AcrRequest;
+  acrWithoutFactor: string;
+}): NextStep {
+  if (input.hasSecondFactor) return { step: 'mfa' };
+  if (input.mfaRequired) return { step: 'enrol' };
+  if (input.acr.essential && !input.acr.essential.includes(input.acrWithoutFactor)) return { step: 'unmet' };
+  return { step: 'finish' };
 }

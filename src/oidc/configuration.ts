@@ -3,7 +3,7 @@ import type { Config } from '../config/load.ts';
 import type { AdapterFactory } from '../storage/oidc-adapter.ts';
 import type { PrivateJwk } from './keys.ts';
 import type { FindAccount } from './find-account.ts';
-import { createInteractionPolicy, loadExistingGrant, type Clock } from './policy.ts';
+import { createInteractionPolicy, loadExistingGrant, sessionTtl, type Clock } from './policy.ts';
 import { SUPPORTED_LOCALES } from '../i18n/locales.ts';
 import { ACR_VALUES } from './acr.ts';
 
@@ -29,6 +29,8 @@ export interface ProviderDependencies {
   adapter: AdapterFactory;
   clock: Clock;
   findAccount: FindAccount;
+  /** Whether an account has a second factor it could be asked for (voluntary acr_values step-up). */
+  hasSecondFactor(accountId: string): Promise<boolean>;
   jwks: { keys: PrivateJwk[] };
   pages: ProviderPages;
 }
@@ -76,23 +78,22 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       ClientCredentials: config.ttl.accessToken,
       IdToken: config.ttl.idToken,
       RefreshToken: config.ttl.refreshToken,
-      Session: config.ttl.session,
+      Session: sessionTtl(config.reauth, config.ttl.session, deps.clock),
       Interaction: config.ttl.interaction,
       Grant: config.ttl.refreshToken,
       AuthorizationCode: 60,
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: createInteractionPolicy(config.reauth, deps.clock),
+      policy: createInteractionPolicy(config.reauth, { required: config.accounts.mfaRequired, hasSecondFactor: deps.hasSecondFactor }, deps.clock),
     },
     loadExistingGrant,
-    // Set by `gatehouse client add --first-party`: such clients skip the consent page (policy.ts).
+    // Set by `gatehouse client add`: --first-party skips the consent page, --mfa-required makes every
+    // sign-in to that client use a second factor (policy.ts).
     extraClientMetadata: {
-      properties: ['first_party'],
+      properties: ['first_party', 'mfa_required'],
       validator(_ctx, key, value) {
-        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
-          throw new Error('first_party must be a boolean');
-        }
+        if (value !== undefined && typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
     },
     features: {
@@ -116,6 +117,8 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       },
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
+      // RPs may make an acr essential (OIDC Core §5.5.1.1); step-up then asks for the missing factor.
+      claimsParameter: { enabled: true },
     },
     renderError: deps.pages.renderError as unknown as Configuration['renderError'],
     discovery: { service_documentation: `${config.issuer}/`, ui_locales_supported: [...SUPPORTED_LOCALES] },

@@ -9,6 +9,7 @@ const options = createProviderConfiguration(config, {
   adapter: () => ({}) as never,
   clock: Date.now,
   findAccount: async () => undefined,
+  hasSecondFactor: async () => false,
   jwks: { keys: [] },
   pages: { renderError: noop, logoutSource: noop, postLogoutSuccessSource: noop },
 });

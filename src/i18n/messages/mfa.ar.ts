@@ -16,4 +16,12 @@ export const mfaPagesAr: Record<keyof typeof mfaPagesEn, string> = {
   'mfa.recovery.replaced': 'رموز الاسترداد الجديدة أدناه. لم تعد الرموز القديمة تعمل.',
   'errors.mfa_too_many_attempts': 'رموز خاطئة كثيرة. ارجع إلى التطبيق وسجِّل الدخول من جديد.',
   'errors.mfa_locked': 'قُفل التحقق بخطوتين بعد رموز خاطئة كثيرة. أعد تعيين كلمة المرور لفتحه، أو تواصل مع المشغِّل.',
+  'mfa.enrol.title': 'إعداد التحقق بخطوتين',
+  'mfa.enrol.heading': 'إعداد التحقق بخطوتين',
+  'mfa.enrol.explain': 'يتطلب تسجيل الدخول هنا خطوة ثانية: رمزًا من تطبيق مصادقة على هاتفك. أعدَّه الآن؛ لن يستغرق أكثر من دقيقة.',
+  'mfa.enrol.submit': 'التفعيل والمتابعة',
+  'mfa.enrolled.title': 'التحقق بخطوتين مفعَّل',
+  'mfa.enrolled.heading': 'التحقق بخطوتين مفعَّل',
+  'mfa.enrolled.explain': 'من الآن فصاعدًا، يطلب تسجيل الدخول رمزًا من تطبيق المصادقة بعد كلمة المرور.',
+  'mfa.enrolled.continue': 'متابعة',
 };

@@ -14,4 +14,12 @@ export const mfaPagesEn = {
   'mfa.recovery.replaced': 'Your new recovery codes are below. The old ones no longer work.',
   'errors.mfa_too_many_attempts': 'Too many wrong codes. Go back to the application and sign in again.',
   'errors.mfa_locked': 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.',
+  'mfa.enrol.title': 'Set up two-step verification',
+  'mfa.enrol.heading': 'Set up two-step verification',
+  'mfa.enrol.explain': 'Signing in here needs a second step: a code from an authenticator app on your phone. Set it up now; it takes a minute.',
+  'mfa.enrol.submit': 'Turn on and continue',
+  'mfa.enrolled.title': 'Two-step verification is on',
+  'mfa.enrolled.heading': 'Two-step verification is on',
+  'mfa.enrolled.explain': 'From now on, signing in asks for a code from your authenticator app after your password.',
+  'mfa.enrolled.continue': 'Continue',
 };

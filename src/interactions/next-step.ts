@@ -1,0 +1,67 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
+import { ACR } from '../oidc/acr.ts';
+import { requiresMfa } from '../oidc/policy.ts';
+import type { Db } from '../storage/postgres/db.ts';
+import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
+import { acrRequestOf, nextAfterFirstFactor, type NextStep, type Stage } from './state.ts';
+
+type Amr = Extract<Stage, { name: 'mfa' }>['amr'];
+export type LoginResult = {
+  accountId: string;
+  amr: Amr;
+  acr: string;
+  remember: boolean;
+};
+
+/** OpenID Connect's answer when an essential acr cannot be met (OIDC Core errata: unmet_authentication_requirements). */
+export const UNMET = {
+  error: 'unmet_authentication_requirements',
+  error_description: 'This account cannot sign in at the authentication level the application requires.',
+};
+
+/**
+ * Ends the login prompt with `login`, once every factor has passed (MFA-06). If the RP made an acr
+ * essential that this sign-in does not meet, the spec's error goes back instead: finishing anyway would
+ * only send oidc-provider straight back into another login prompt.
+ */
+export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult): Promise<void> {
+  const { essential } = acrRequestOf(loaded.interaction.params);
+  if (essential && !essential.includes(login.acr)) return finishInteraction(ctx, provider, UNMET);
+  await finishInteraction(ctx, provider, { login });
+}
+
+/** Which step follows a correct first factor for this account in this interaction. */
+export async function nextStepFor(deps: { db: Db; mfaRequired: boolean }, loaded: LoadedInteraction, accountId: string): Promise<NextStep> {
+  return nextAfterFirstFactor({
+    hasSecondFactor: hasSecondFactor(await enrolledFactors(deps.db, accountId)),
+    mfaRequired: requiresMfa({ required: deps.mfaRequired }, loaded.clientMetadata),
+    acr: acrRequestOf(loaded.interaction.params),
+    acrWithoutFactor: ACR.password,
+  });
+}
+
+/**
+ * After a correct password: the second factor, enrolment when policy requires one, the spec's error, or
+ * the end of the login prompt. The password alone resolves nothing when more is due (MFA-06, MFA-08).
+ */
+export async function continueAfterPassword(
+  ctx: Context,
+  provider: Provider,
+  loaded: LoadedInteraction,
+  deps: { db: Db; mfaRequired: boolean },
+  first: { accountId: string; remember: boolean },
+): Promise<void> {
+  const next = await nextStepFor(deps, loaded, first.accountId);
+  const amr: Amr = ['pwd'];
+  switch (next.step) {
+    case 'mfa':
+    case 'enrol':
+      return saveStage(ctx, provider, { name: next.step, accountId: first.accountId, amr, remember: first.remember, failures: 0 });
+    case 'unmet':
+      return finishInteraction(ctx, provider, UNMET);
+    case 'finish':
+      return finishLogin(ctx, provider, loaded, { ...first, amr, acr: ACR.password });
+  }
+}

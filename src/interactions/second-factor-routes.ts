@@ -1,0 +1,143 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import { pendingOrNewSetup } from '../accounts/mfa/authenticator-setup.ts';
+import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { AppError } from '../errors.ts';
+import { parseForm } from '../http/form-pages.ts';
+import { localeOf } from '../http/middleware/locale.ts';
+import { ACR } from '../oidc/acr.ts';
+import type { MailQueue } from '../recovery/ports.ts';
+import { findAccountById } from '../storage/postgres/accounts.queries.ts';
+import type { Db } from '../storage/postgres/db.ts';
+import type { LoadedInteraction } from './context.ts';
+import { finishLogin } from './next-step.ts';
+import { wrongStage, type InteractionPages } from './pages.ts';
+import { MAX_MFA_FAILURES, type Stage } from './state.ts';
+
+/** The sign-in ran out of second-factor attempts (this interaction) or the authenticator is locked. */
+class TooManyCodesError extends AppError {
+  constructor(locked: boolean) {
+    super(400, locked ? 'mfa_locked' : 'mfa_too_many_attempts', locked
+      ? 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.'
+      : 'Too many wrong codes. Go back to the application and sign in again.');
+  }
+}
+
+export interface SecondFactorDeps {
+  db: Db;
+  totp: TotpDeps;
+  recoveryCodes: RecoveryCodeDeps;
+  mail: MailQueue;
+  issuer: string;
+  provider(): Provider;
+}
+
+const codeForm = z.object({ code: z.string().max(32).default(''), csrf: z.string().max(200).optional() });
+const continueForm = z.object({ csrf: z.string().max(200).optional() });
+
+type CodeStage = Extract<Stage, { name: 'mfa' | 'enrol' }>;
+
+/**
+ * The second step of a sign-in: a code (authenticator app or recovery code) for an enrolled factor, or,
+ * when policy requires a factor the account lacks, setting up an authenticator app right here (MFA-08).
+ * Both resolve the login prompt once, with the factors that truly passed (MFA-06).
+ */
+export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pages: InteractionPages): {
+  showStage(ctx: Context, loaded: LoadedInteraction): Promise<boolean>;
+} {
+  const { load, page, verifyCsrf } = pages;
+
+  router.post('/mfa', async (ctx) => {
+    const provider = deps.provider();
+    const loaded = await load(ctx, provider);
+    const form = parseForm(codeForm, ctx.request.body);
+    verifyCsrf(loaded, form.csrf);
+    const { stage } = loaded;
+    if (stage.name !== 'mfa') throw wrongStage();
+    // A recovery code (MFA-05) stands in for the app's code; it is counted like a wrong code when wrong.
+    const recovery = looksLikeRecoveryCode(form.code);
+    const outcome = recovery
+      ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
+      : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code);
+    if (outcome === 'accepted') {
+      if (recovery) await notify(ctx, stage.accountId, 'recovery');
+      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember });
+      return;
+    }
+    await countFailure(ctx, provider, loaded, stage, outcome === 'locked');
+    page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', error: 'mfa.wrongCode' });
+  });
+
+  router.post('/enrol', async (ctx) => {
+    const provider = deps.provider();
+    const loaded = await load(ctx, provider);
+    const form = parseForm(codeForm, ctx.request.body);
+    verifyCsrf(loaded, form.csrf);
+    const { stage } = loaded;
+    if (stage.name !== 'enrol') throw wrongStage();
+    if (await confirmTotpEnrolment(deps.totp, stage.accountId, form.code)) {
+      await notify(ctx, stage.accountId, 'on');
+      const recoveryCodes = await generateRecoveryCodes(deps.recoveryCodes, stage.accountId);
+      const enrolled: Stage = { name: 'enrolled', accountId: stage.accountId, amr: stage.amr, remember: stage.remember };
+      await provider.interactionResult(ctx.req, ctx.res, { gatehouse: enrolled }, { mergeWithLastSubmission: false });
+      // Shown once, in this response only; reloading the page shows the continue button without them.
+      page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title', recoveryCodes });
+      return;
+    }
+    await countFailure(ctx, provider, loaded, stage, false);
+    await renderEnrol(ctx, loaded, stage, 'mfa.wrongCode');
+  });
+
+  router.post('/continue', async (ctx) => {
+    const provider = deps.provider();
+    const loaded = await load(ctx, provider);
+    verifyCsrf(loaded, parseForm(continueForm, ctx.request.body).csrf);
+    const { stage } = loaded;
+    if (stage.name !== 'enrolled') throw wrongStage();
+    await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember });
+  });
+
+  /**
+   * One more wrong code in this interaction. At MAX_MFA_FAILURES, or when the authenticator is locked,
+   * the interaction is destroyed and the next attempt starts again from the password (MFA-04). Otherwise
+   * the count is saved and the response is a 400 page.
+   */
+  async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: CodeStage, locked: boolean): Promise<void> {
+    const failures = stage.failures + 1;
+    if (locked || failures >= MAX_MFA_FAILURES) {
+      await loaded.interaction.destroy();
+      throw new TooManyCodesError(locked);
+    }
+    await provider.interactionResult(ctx.req, ctx.res, { gatehouse: { ...stage, failures } }, { mergeWithLastSubmission: false });
+    ctx.status = 400;
+  }
+
+  /** Changes to two-step verification are news to the owner: if it was not them, they must act (MFA-05, MFA-07). */
+  async function notify(ctx: Context, accountId: string, change: 'on' | 'recovery'): Promise<void> {
+    const account = await findAccountById(deps.db, accountId);
+    if (!account) return;
+    await deps.mail.queue(account.email, 'mfa-changed', localeOf(ctx), { change, resetUrl: `${deps.issuer}/forgot-password` });
+  }
+
+  async function renderEnrol(ctx: Context, loaded: LoadedInteraction, stage: Extract<Stage, { name: 'enrol' }>, error?: string): Promise<void> {
+    const account = await findAccountById(deps.db, stage.accountId);
+    const setup = account && (await pendingOrNewSetup(deps.totp, account, deps.issuer));
+    if (!setup) throw wrongStage(); // the account vanished, or turned an authenticator on meanwhile
+    page(ctx, loaded, 'interaction/enrol', { title: 'mfa.enrol.title', ...setup, error });
+  }
+
+  return {
+    /** GET of an interaction in one of these stages. */
+    async showStage(ctx, loaded) {
+      const { stage } = loaded;
+      if (stage.name === 'mfa') page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title' });
+      else if (stage.name === 'enrol') await renderEnrol(ctx, loaded, stage);
+      else if (stage.name === 'enrolled') page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title' });
+      else return false;
+      return true;
+    },
+  };
+}
