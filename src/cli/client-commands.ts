@@ -7,6 +7,7 @@ import {
   parseOptions,
   print,
   printJson,
+  withAuditedAction,
   withDatabase,
   type CliIo,
 } from './context.ts';
@@ -66,7 +67,16 @@ async function add(args: string[], io: CliIo): Promise<number> {
     native: values.native,
     name: values.name,
   };
-  const { client, generatedSecret } = await withDatabase(io, ({ db }) => addClient(db, input));
+  const { client, generatedSecret } = await withAuditedAction(
+    io,
+    ({ db }) => addClient(db, input),
+    // Redirect URIs are where codes go: an operator reviewing the trail must see them.
+    ({ client: added }) => ({
+      type: 'admin_client_added',
+      clientId: added.client_id,
+      details: { redirect_uris: added.redirect_uris, grant_types: added.grant_types, auth_method: added.token_endpoint_auth_method, first_party: added.first_party ?? false },
+    }),
+  );
   if (values.json) {
     printJson(io, generatedSecret === undefined ? client : { ...client, client_secret: generatedSecret });
     return 0;
@@ -104,7 +114,7 @@ async function show(args: string[], io: CliIo): Promise<number> {
 async function remove(args: string[], io: CliIo): Promise<number> {
   const { positionals } = parseOptions(args, {});
   const id = onePositional(positionals, 'client id');
-  await withDatabase(io, ({ db }) => removeClient(db, id));
+  await withAuditedAction(io, ({ db }) => removeClient(db, id), () => ({ type: 'admin_client_removed', clientId: id }));
   print(io, `removed client ${id}`);
   return 0;
 }

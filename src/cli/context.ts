@@ -1,6 +1,8 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { createAuditLog, type AuditEvent } from '../audit/audit-log.ts';
 import { loadConfig, type Config } from '../config/load.ts';
 import { UsageError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
 import { openDatabase, type Db } from '../storage/postgres/db.ts';
 import { migrateToLatest } from '../storage/postgres/migrate.ts';
 
@@ -10,6 +12,8 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** Ends long-running commands (`audit tail`); without it, SIGINT or SIGTERM of this process does. */
+  signal?: AbortSignal;
 }
 
 export interface DbContext {
@@ -88,4 +92,29 @@ export async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/**
+ * Runs an admin action and records its audit event in the same transaction, so an action whose event
+ * cannot be written does not happen (src/audit/audit-log.ts says why a failed write fails the action).
+ * The event carries `via: cli` and the operating-system user the environment names (as claimed, not
+ * proven: whoever can run the CLI can set USER). The CLI's log goes to stderr at warn and above only,
+ * so the audit line itself does not clutter an operator's terminal; the table holds the event.
+ */
+export async function withAuditedAction<T>(
+  io: CliIo,
+  work: (context: DbContext) => Promise<T>,
+  event: (result: T) => AuditEvent,
+): Promise<T> {
+  const logger = createLogger({ logLevel: 'warn' }, io.stderr);
+  const operator = io.env.USER ?? io.env.LOGNAME;
+  return withDatabase(io, (context) =>
+    context.db.transaction().execute(async (trx) => {
+      const result = await work({ ...context, db: trx });
+      const made = event(result);
+      const audit = createAuditLog({ db: trx, logger });
+      await audit.record({ ...made, details: { ...made.details, via: 'cli', os_user: operator } });
+      return result;
+    }),
+  );
 }

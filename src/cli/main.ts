@@ -1,4 +1,5 @@
 import { AppError, ConfigError, StoreLockedError, UsageError } from '../errors.ts';
+import { auditCommands } from './audit-commands.ts';
 import { clientCommands } from './client-commands.ts';
 import { noPositionals, parseOptions, print, withDatabase, type CliIo } from './context.ts';
 import { keyCommands } from './key-commands.ts';
@@ -17,7 +18,7 @@ async function migrate(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-const groups: Record<string, Record<string, Command>> = { client: clientCommands, user: userCommands, keys: keyCommands };
+const groups: Record<string, Record<string, Command>> = { client: clientCommands, user: userCommands, keys: keyCommands, audit: auditCommands };
 
 /** Finds the command named by the first one or two words; the rest are its arguments. */
 function resolve(argv: string[]): { command: Command; args: string[] } {

@@ -47,6 +47,19 @@ Commands:
   keys list [--json]              List signing keys (kid, alg, status, activates_at, remove_after).
   keys rotate                     Publish a new key per algorithm; it signs after KEY_ACTIVATION_DELAY_SECONDS.
 
+  audit list [filters] [--json]   Audit events, oldest first: time, type, outcome, account, client, IP, details.
+      --account EMAIL_OR_ID       Events of one account (an id also finds those of a deleted account).
+      --type T                    One event type, e.g. sign_in, mfa_verify, admin_user_created.
+      --since WHEN                An ISO date or time (2026-11-29, 2026-11-29T10:00Z) or a duration
+                                  back from now: 90s, 15m, 24h, 7d, 2w.
+      --limit N                   At most the newest N events (default 50, at most 10000).
+      --json                      Print the events as a JSON array.
+  audit tail [filters] [--json]   Print the newest events (default 10), then new ones as they happen,
+                                  until Ctrl-C. --json prints one JSON object per line. On the embedded
+                                  store it holds the store, so use it with DATABASE_URL beside a server.
+      --interval DURATION         How often to look for new events (default 2s).
+      --for DURATION              Stop after this long.
+
   help, --help, -h                Show this text.
 
 Exit codes: 0 success, 1 failure (configuration, store in use, not found, already exists), 2 usage error.

@@ -2,7 +2,7 @@ import type { Account } from '../accounts/account.ts';
 import { addUser, disableUser, listUsers } from '../admin/users.ts';
 import { UsageError } from '../errors.ts';
 import { createPasswordHasher } from '../security/passwords.ts';
-import { formatTable, noPositionals, parseOptions, print, printJson, readStdin, withDatabase, type CliIo } from './context.ts';
+import { formatTable, noPositionals, parseOptions, print, printJson, readStdin, withAuditedAction, withDatabase, type CliIo } from './context.ts';
 
 /** snake_case like every other CLI JSON (client metadata, keys). */
 function toJson(account: Account) {
@@ -29,7 +29,15 @@ async function add(args: string[], io: CliIo): Promise<number> {
   // Read before opening the store: a slow stdin must not hold the embedded store's lock.
   const password = values['password-stdin'] ? await readStdin(io.stdin) : undefined;
   const input = { email: values.email, name: values.name, password, emailVerified: values['email-verified'] ?? false };
-  const account = await withDatabase(io, async ({ db, config }) => addUser(db, await createPasswordHasher(config.argon2), input));
+  const account = await withAuditedAction(
+    io,
+    async ({ db, config }) => addUser(db, await createPasswordHasher(config.argon2), input),
+    (added) => ({
+      type: 'admin_user_created',
+      accountId: added.id,
+      details: { email_verified: added.emailVerified, sign_in: password === undefined ? 'none' : 'password' },
+    }),
+  );
   if (values.json) printJson(io, toJson(account));
   else print(io, `added user ${account.email} (id ${account.id}${password === undefined ? ', no password' : ''})`);
   return 0;
@@ -53,7 +61,7 @@ async function disable(args: string[], io: CliIo): Promise<number> {
   noPositionals(positionals);
   const email = values.email;
   if (email === undefined) throw new UsageError('user disable needs --email');
-  await withDatabase(io, ({ db }) => disableUser(db, email));
+  await withAuditedAction(io, ({ db }) => disableUser(db, email), (account) => ({ type: 'admin_user_disabled', accountId: account.id }));
   print(io, `disabled user ${email.trim()}`);
   return 0;
 }

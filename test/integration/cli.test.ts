@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import argon2 from 'argon2';
+import { sql } from 'kysely';
 import Provider from 'oidc-provider';
 import { runCli } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -28,10 +29,11 @@ function collector() {
   return { stream, text: () => chunks.join('') };
 }
 
-async function run(env: Env, argv: string[], stdin = '') {
+async function run(env: Env, argv: string[], stdin = '', signal?: AbortSignal) {
   const stdout = collector();
   const stderr = collector();
-  const code = await runCli(argv, { env, stdin: Readable.from(stdin ? [stdin] : []), stdout: stdout.stream, stderr: stderr.stream });
+  const io = { env, stdin: Readable.from(stdin ? [stdin] : []), stdout: stdout.stream, stderr: stderr.stream, ...(signal ? { signal } : {}) };
+  const code = await runCli(argv, io);
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
@@ -78,7 +80,7 @@ describe('gatehouse CLI without a database', () => {
     for (const argv of [['--help'], ['help'], [], ['client', 'add', '-h']]) {
       const result = await run({}, argv);
       expect(result.code).toBe(0);
-      for (const word of ['migrate', 'client add', 'client list', 'client show', 'client remove', 'user add', 'user list', 'user disable', 'keys list', 'keys rotate', '--password-stdin', '--redirect-uri', '--public']) {
+      for (const word of ['migrate', 'client add', 'client list', 'client show', 'client remove', 'user add', 'user list', 'user disable', 'keys list', 'keys rotate', 'audit list', 'audit tail', '--since', '--password-stdin', '--redirect-uri', '--public']) {
         expect(result.stdout).toContain(word);
       }
     }
@@ -260,6 +262,118 @@ describe.each(backends)('gatehouse CLI on $name', (backend) => {
     for (const key of next) expect(rotated.stdout).toContain(key.kid);
     expect(after.filter((key) => key.status === 'current')).toEqual(before);
   });
+
+  type AuditJson = { id: string; type: string; outcome: string; account_id: string | null; account_email: string | null; client_id: string | null; ip: string | null; details: Record<string, unknown> };
+  const auditJson = async (...filters: string[]) => {
+    const result = await run(env, ['audit', 'list', '--json', '--limit', '1000', ...filters]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    return JSON.parse(result.stdout) as AuditJson[];
+  };
+
+  it('records each admin action above as one admin_* event, and nothing for the refused ones', async () => {
+    const types = (events: AuditJson[]) => events.map((event) => event.type);
+    const clients = await auditJson('--type', 'admin_client_added');
+    expect(clients.map((event) => event.client_id)).toEqual(expect.arrayContaining(['web-app', 'given', 'app.native', 'machine']));
+    expect(clients.map((event) => event.client_id)).not.toContain('bad');
+    expect(clients.filter((event) => event.client_id === 'web-app')).toHaveLength(1);
+    expect(types(await auditJson('--type', 'admin_client_removed')).length).toBe(1);
+    // Created (twice refused: taken email, short password), then disabled; an unknown email changes nothing.
+    const alice = await auditJson('--account', 'alice@example.com');
+    expect(types(alice)).toEqual(['admin_user_created', 'admin_user_disabled']);
+    expect(alice[0]).toMatchObject({ outcome: 'success', account_email: 'Alice@Example.com', ip: null, details: { via: 'cli', email_verified: true, sign_in: 'password' } });
+    expect(await auditJson('--account', alice[0]!.account_id!)).toEqual(alice);
+    const carol = await auditJson('--account', 'carol@example.com');
+    expect(carol.map((event) => event.details.sign_in)).toEqual(['none']);
+    const rotated = await auditJson('--type', 'admin_keys_rotated');
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]!.details.kids).toEqual(expect.arrayContaining([expect.stringMatching(/^rs256-/), expect.stringMatching(/^es256-/)]));
+  });
+
+  it('keeps a generated client secret out of the audit trail, and names the operator and redirect URIs', async () => {
+    const added = await run({ ...env, USER: 'ops-ada' }, ['client', 'add', '--id', 'audited', '--redirect-uri', 'https://audited.example/cb']);
+    const secret = /client_secret: (\S+)/.exec(added.stdout)![1]!;
+    const [event] = await auditJson('--type', 'admin_client_added', '--limit', '1');
+    expect(event).toMatchObject({
+      client_id: 'audited',
+      details: { via: 'cli', os_user: 'ops-ada', redirect_uris: ['https://audited.example/cb'], grant_types: ['authorization_code', 'refresh_token'], auth_method: 'client_secret_basic' },
+    });
+    const table = await withDb(env, (db) => db.selectFrom('audit_events').selectAll().execute());
+    expect(JSON.stringify(table)).not.toContain(secret);
+  });
+
+  it('lists events one per line for people, filtered by type, time and count', async () => {
+    const all = await auditJson();
+    const human = await run(env, ['audit', 'list', '--limit', '1000']);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(all.length);
+    const disabled = lines.find((line) => line.includes('admin_user_disabled'))!;
+    expect(disabled).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}admin_user_disabled +success {2}Alice@Example\.com {2}- {2}- {2}via=cli$/);
+    expect(lines.find((line) => line.includes('admin_client_removed'))).toMatch(/success {2}- {2}given {2}- {2}via=cli$/);
+
+    const lastTwo = await run(env, ['audit', 'list', '--limit', '2']);
+    expect(lastTwo.stdout.trimEnd().split('\n')).toEqual(lines.slice(-2));
+    expect((await auditJson('--since', '1h')).length).toBe(all.length);
+    expect((await auditJson('--since', '2000-01-01'))).toEqual(all);
+    expect((await run(env, ['audit', 'list', '--since', '2999-01-01T00:00:00Z'])).stdout).toBe('no audit events\n');
+  });
+
+  it('refuses bad filters: usage errors exit 2, an unknown account exits 1', async () => {
+    for (const [argv, message] of [
+      [['--type', 'sign_inn'], /unknown event type "sign_inn"; the types are: sign_in, /],
+      [['--since', 'yesterday'], /--since takes a duration such as 90s/],
+      [['--since', '2026-13-45'], /not a valid date/],
+      [['--limit', '0'], /--limit takes a number from 1 to 10000/],
+    ] as const) {
+      const result = await run(env, ['audit', 'list', ...argv]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    const unknown = await run(env, ['audit', 'list', '--account', 'nobody@example.com']);
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('no account with email "nobody@example.com"') });
+  });
+
+  it('does not make a change whose audit event cannot be written (exit 1, nothing created)', async () => {
+    // The table out of the way stands for any failed write; migrations are recorded as applied, so nothing recreates it.
+    await withDb(env, (db) => sql`alter table audit_events rename to audit_events_away`.execute(db));
+    try {
+      const result = await run(env, ['user', 'add', '--email', 'dave@example.com']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('gatehouse: The audit trail cannot be written right now, so the action was refused.');
+      expect(result.stderr).toContain('"msg":"audit event not recorded"');
+      expect(await withDb(env, (db) => findAccountByEmail(db, 'dave@example.com'))).toBeUndefined();
+    } finally {
+      await withDb(env, (db) => sql`alter table audit_events_away rename to audit_events`.execute(db));
+    }
+  });
+
+  it('tails: prints the newest events, then stops after --for or when interrupted', async () => {
+    const all = await auditJson();
+    const started = Date.now();
+    const timed = await run(env, ['audit', 'tail', '--json', '--limit', '3', '--interval', '50ms', '--for', '300ms']);
+    expect(timed.code).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(timed.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as AuditJson)).toEqual(all.slice(-3));
+
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const interrupted = await run(env, ['audit', 'tail', '--type', 'admin_user_disabled'], '', controller.signal);
+    expect(interrupted.code).toBe(0);
+    expect(interrupted.stdout).toMatch(/admin_user_disabled +success {2}Alice@Example\.com/);
+  });
+
+  if (backend.name === 'Postgres') {
+    it('tails: follows events written while it runs (a server and the CLI sharing Postgres)', async () => {
+      const controller = new AbortController();
+      const tailing = run(env, ['audit', 'tail', '--json', '--type', 'admin_client_removed', '--interval', '50ms', '--for', '20s'], '', controller.signal);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await run(env, ['client', 'remove', 'audited'])).code).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      controller.abort();
+      const events = (await tailing).stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as AuditJson);
+      expect(events.map((event) => event.client_id)).toEqual(['given', 'audited']);
+    });
+  }
 });
 
 describe('gatehouse CLI while another process holds the embedded store', () => {
