@@ -39,6 +39,7 @@ import { createMailRenderer } from './mail/templates.ts';
 import { createLogTransport, createSmtpTransport } from './mail/transport.ts';
 import { accountFlowRouter } from './recovery/router.ts';
 import { ACCOUNT_SETTINGS_POST_PATHS, accountSettingsRouter } from './account/router.ts';
+import { PASSKEY_SETTINGS_POST_PATHS, passkeySettingsRouter } from './account/passkey-routes.ts';
 import { createPasswordPolicy } from './security/password-policy.ts';
 import { createAccountRateLimits, createMemoryLimiterStore } from './security/rate-limits.ts';
 import { createRedisLimiterStore } from './storage/redis/rate-limit-store.ts';
@@ -88,6 +89,7 @@ const STATE_CHANGING_PAGES = new Set([
   '/forgot-password',
   '/reset-password',
   ...ACCOUNT_SETTINGS_POST_PATHS,
+  ...PASSKEY_SETTINGS_POST_PATHS,
 ]);
 
 /** Composition root: builds every piece from the config and wires them together. No logic lives here. */
@@ -220,8 +222,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
-    const accountSettings = accountSettingsRouter({ ...accountDeps, provider: holder.current, recoveryCodes }, render, csrf);
+    const settingsDeps = { ...accountDeps, provider: holder.current, recoveryCodes };
+    const accountSettings = accountSettingsRouter(settingsDeps, render, csrf);
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
+    const passkeySettings = passkeySettingsRouter(settingsDeps, render, csrf);
+    koa.use(passkeySettings.routes()).use(passkeySettings.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
     if (config.env === 'development') koa.use(devOutboxRouter({ db, render }).routes());
 

@@ -14,6 +14,7 @@ import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmai
 import { changePassword } from './change-password.ts';
 import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
 import { signedInAccount } from './signed-in.ts';
+import { securityPageModel } from './security-page.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
 import { isCurrentPassword } from './current-password.ts';
 import { confirmAuthenticator, isTwoStepOn, recoveryCodesFile, removeAuthenticator, startAuthenticatorSetup, type AuthenticatorSetup } from './two-step.ts';
@@ -69,16 +70,11 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
       status,
     );
   /**
-   * The security page (/account/security): two-step verification and recovery codes. Its forms' error
-   * re-renders come back here with the problem on the field. The passkeys section's model joins this one.
+   * The security page (/account/security): two-step verification, recovery codes and passkeys (whose
+   * forms are passkey-routes.ts'). Its forms' error re-renders come back here with the problem on the field.
    */
   const security = async (ctx: Context, account: AccountRow, problems: SettingsProblem[] = [], status = 200) =>
-    page(
-      ctx,
-      'account-settings/security',
-      { title: 'settings.security.title', twoStepOn: await isTwoStepOn(deps, account.id), problems: problemsByField(problems) },
-      status,
-    );
+    page(ctx, 'account-settings/security', await securityPageModel(deps, ctx, account, problems), status);
   /** A page for whoever is signed in; a signed-out visitor is asked to sign in. */
   const signedInPage = (show: (ctx: Context, account: AccountRow) => void | Promise<void>) => async (ctx: Context) => {
     const account = await signedInAccount(deps.provider(), deps.db, ctx);

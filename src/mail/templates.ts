@@ -17,7 +17,8 @@ const MAILS = {
   'password-changed': { subject: 'mail.passwordChanged.subject', fields: { resetUrl: 'url' } },
   'email-change-verify': { subject: 'mail.emailChangeVerify.subject', fields: { link: 'url', newEmail: 'text', hours: 'count' } },
   'email-changed': { subject: 'mail.emailChanged.subject', fields: { newEmail: 'text' } },
-  // `change` is 'on' or 'off': two-step verification was turned on or off (MFA-07).
+  // `change`: 'on' / 'off' (an authenticator app, MFA-07), 'recovery' (a recovery code was used),
+  // 'passkey-added' / 'passkey-removed'.
   'mfa-changed': { subject: 'mail.mfaChanged.subject', fields: { change: 'text', resetUrl: 'url' } },
 } as const satisfies Record<string, { subject: MessageKey; fields: Record<string, FieldKind> }>;
 

@@ -29,6 +29,9 @@
       : webauthn.startAuthentication({ optionsJSON: json });
   }
 
+  // What the page says to browsers that cannot add or use a passkey.
+  for (const note of document.querySelectorAll('[data-passkey-fallback]')) note.hidden = true;
+
   for (const form of document.querySelectorAll('form[data-passkey-options]')) {
     const status = form.querySelector('[data-passkey-status]');
     const button = form.querySelector('button[type=submit]');

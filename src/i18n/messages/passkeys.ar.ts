@@ -38,7 +38,6 @@ export const passkeysAr: Record<keyof typeof passkeysEn, string> = {
   'settings.passkeyRemoved.heading': 'أُزيل مفتاح المرور',
   'settings.passkeyRemoved.explain': 'لم يعد مفتاح المرور هذا يُدخلك إلى حسابك.',
   'settings.passkeyRemoved.lastFactor': 'كان آخر عامل ثانٍ لديك: صارت كلمة المرور وحدها تُدخلك الآن، ولم تعد رموز الاسترداد تعمل.',
-  'settings.toSecurity': 'العودة إلى إعدادات الأمان',
   'mail.mfaChanged.passkeyAdded': 'أُضيف مفتاح مرور إلى حسابك: ويمكن استخدامه الآن لتسجيل الدخول.',
   'mail.mfaChanged.passkeyRemoved': 'أُزيل مفتاح مرور من حسابك: ولم يعد ممكنًا استخدامه لتسجيل الدخول.',
   'errors.passkey_rejected': 'لم يُقبل مفتاح المرور هذا. ارجع وحاول مرة أخرى، أو سجِّل الدخول بطريقة أخرى.',

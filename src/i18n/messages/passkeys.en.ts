@@ -36,7 +36,6 @@ export const passkeysEn = {
   'settings.passkeyRemoved.heading': 'Passkey removed',
   'settings.passkeyRemoved.explain': 'That passkey no longer signs in to your account.',
   'settings.passkeyRemoved.lastFactor': 'It was your last second factor: your password alone now signs you in, and your recovery codes no longer work.',
-  'settings.toSecurity': 'Back to security settings',
   'mail.mfaChanged.passkeyAdded': 'A passkey was added to your account: it can now be used to sign in.',
   'mail.mfaChanged.passkeyRemoved': 'A passkey was removed from your account: it can no longer be used to sign in.',
   'errors.passkey_rejected': 'That passkey was not accepted. Go back and try again, or sign in another way.',
