@@ -201,6 +201,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       recoveryCodes,
       mail: mailer,
       issuer: config.issuer,
+      audit,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };

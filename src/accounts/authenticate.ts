@@ -5,8 +5,13 @@ import { toAccount, type Account } from './account.ts';
 
 export type AuthenticationResult =
   | { ok: true; account: Account }
-  /** One reason for every failure, so the page cannot tell an unknown email from a wrong password. */
-  | { ok: false };
+  /**
+   * The page shows one message for every failure, so it cannot tell an unknown email from a wrong
+   * password; `reason` and `accountId` are for the audit trail and the limits only, never the response.
+   */
+  | { ok: false; reason: AuthenticationFailure; accountId?: string };
+
+export type AuthenticationFailure = 'unknown_account' | 'no_password' | 'wrong_password' | 'account_disabled';
 
 /**
  * Checks an email and password. Unknown emails and password-less accounts still pay for one argon2
@@ -22,10 +27,11 @@ export async function authenticateWithPassword(
   const row = await findAccountByEmail(db, email.trim());
   if (!row || !row.password_hash) {
     await hasher.decoyVerify(password);
-    return { ok: false };
+    return row ? { ok: false, reason: 'no_password', accountId: row.id } : { ok: false, reason: 'unknown_account' };
   }
   const valid = await hasher.verify(row.password_hash, password);
-  if (!valid || row.disabled_at !== null) return { ok: false };
+  if (!valid) return { ok: false, reason: 'wrong_password', accountId: row.id };
+  if (row.disabled_at !== null) return { ok: false, reason: 'account_disabled', accountId: row.id };
   if (hasher.needsRehash(row.password_hash)) {
     await updatePasswordHash(db, row.id, await hasher.hash(password));
   }

@@ -22,8 +22,8 @@ export interface AuditRequest {
   /** Koa's ctx.ip: the socket address, or the proxy's rightmost X-Forwarded-For hop under TRUST_PROXY. */
   readonly ip: string;
   get(field: string): string;
-  /** ctx.state.requestId, set by src/http/middleware/request-context.ts. */
-  readonly state: { readonly requestId?: unknown };
+  /** Holds requestId, set by src/http/middleware/request-context.ts (typed loosely: Koa's state is {}). */
+  readonly state: object;
 }
 
 export interface AuditLog {
@@ -55,7 +55,7 @@ const MAX_DROPPED_NAMES = 10;
 
 function origin(request: AuditRequest | undefined): Pick<NewAuditEvent, 'ip' | 'userAgent' | 'requestId'> {
   if (!request) return { ip: null, userAgent: null, requestId: null };
-  const requestId = request.state.requestId;
+  const requestId = (request.state as { requestId?: unknown }).requestId;
   return {
     ip: cleanText(request.ip, 64) || null,
     // Attacker-chosen text: bounded and without control characters before it reaches a table or a terminal.

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { ACR } from '../oidc/acr.ts';
 import { requiresMfa } from '../oidc/policy.ts';
 import type { Db } from '../storage/postgres/db.ts';
@@ -26,11 +27,14 @@ export const UNMET = {
  * essential that this sign-in does not meet, the spec's error goes back instead: finishing anyway would
  * only send oidc-provider straight back into another login prompt.
  */
-export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult): Promise<void> {
+export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult, audit: AuditLog): Promise<void> {
   const { essential } = acrRequestOf(loaded.interaction.params);
   if (essential && !essential.includes(login.acr)) return finishInteraction(ctx, provider, UNMET);
+  await audit.record({ type: 'sign_in', accountId: login.accountId, clientId: clientIdOf(loaded), details: { amr: login.amr, acr: login.acr } }, ctx);
   await finishInteraction(ctx, provider, { login });
 }
+
+export const clientIdOf = (loaded: LoadedInteraction): string => String(loaded.interaction.params.client_id ?? '');
 
 /** Which step follows a correct first factor for this account in this interaction. */
 export async function nextStepFor(deps: { db: Db; mfaRequired: boolean }, loaded: LoadedInteraction, accountId: string): Promise<NextStep> {
@@ -50,7 +54,7 @@ export async function continueAfterPassword(
   ctx: Context,
   provider: Provider,
   loaded: LoadedInteraction,
-  deps: { db: Db; mfaRequired: boolean },
+  deps: { db: Db; mfaRequired: boolean; audit: AuditLog },
   first: { accountId: string; remember: boolean },
 ): Promise<void> {
   const next = await nextStepFor(deps, loaded, first.accountId);
@@ -62,6 +66,6 @@ export async function continueAfterPassword(
     case 'unmet':
       return finishInteraction(ctx, provider, UNMET);
     case 'finish':
-      return finishLogin(ctx, provider, loaded, { ...first, amr, acr: ACR.password });
+      return finishLogin(ctx, provider, loaded, { ...first, amr, acr: ACR.password }, deps.audit);
   }
 }

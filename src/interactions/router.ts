@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { authenticateWithPassword } from '../accounts/authenticate.ts';
 import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { TotpDeps } from '../accounts/mfa/totp.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
@@ -17,7 +18,7 @@ import type { PasswordHasher } from '../security/passwords.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
-import { continueAfterPassword, nextStepFor, UNMET } from './next-step.ts';
+import { clientIdOf, continueAfterPassword, nextStepFor, UNMET } from './next-step.ts';
 import { interactionPages, wrongStage } from './pages.ts';
 import { describeClaims, describeScopes } from './scopes.ts';
 import { addSecondFactorRoutes } from './second-factor-routes.ts';
@@ -33,6 +34,7 @@ export interface InteractionDeps {
   recoveryCodes: RecoveryCodeDeps;
   mail: MailQueue;
   issuer: string;
+  audit: AuditLog;
   /** Shown as links on the sign-in page and enforced after a correct password; mfaRequired is MFA_REQUIRED. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean; mfaRequired: boolean };
 }
@@ -71,7 +73,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const pages = interactionPages({ render: deps.render, csrf: deps.csrf, registrationOpen: deps.accounts.registrationOpen });
   const { load, page, verifyCsrf } = pages;
   const secondFactor = addSecondFactorRoutes(router, deps, pages);
-  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired };
+  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired, audit: deps.audit };
 
   router.get('/', async (ctx) => {
     const provider = deps.provider();
@@ -111,6 +113,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
     // Unverified accounts may be kept out by config; that message only ever follows a correct password.
     const unverified = result.ok && !result.account.emailVerified && !deps.accounts.allowUnverifiedSignIn;
     if (!result.ok || unverified) {
+      const failure = result.ok ? { reason: 'email_unverified' as const, accountId: result.account.id } : result;
+      await deps.audit.record({ type: 'sign_in', outcome: 'failure', reason: failure.reason, accountId: failure.accountId, clientId: clientIdOf(loaded) }, ctx);
       ctx.status = 400;
       page(ctx, loaded, 'interaction/login', {
         title: 'login.title',

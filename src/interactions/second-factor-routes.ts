@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { pendingOrNewSetup } from '../accounts/mfa/authenticator-setup.ts';
 import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { AppError } from '../errors.ts';
 import { parseForm } from '../http/form-pages.ts';
 import { localeOf } from '../http/middleware/locale.ts';
@@ -13,7 +14,7 @@ import type { MailQueue } from '../recovery/ports.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import type { LoadedInteraction } from './context.ts';
-import { finishLogin } from './next-step.ts';
+import { clientIdOf, finishLogin } from './next-step.ts';
 import { wrongStage, type InteractionPages } from './pages.ts';
 import { MAX_MFA_FAILURES, type Stage } from './state.ts';
 
@@ -32,6 +33,7 @@ export interface SecondFactorDeps {
   recoveryCodes: RecoveryCodeDeps;
   mail: MailQueue;
   issuer: string;
+  audit: AuditLog;
   provider(): Provider;
 }
 
@@ -62,12 +64,14 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     const outcome = recovery
       ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
       : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code);
+    const factor = recovery ? 'recovery_code' : 'totp';
     if (outcome === 'accepted') {
+      await deps.audit.record({ type: recovery ? 'recovery_code_used' : 'mfa_verify', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor } }, ctx);
       if (recovery) await notify(ctx, stage.accountId, 'recovery');
-      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember });
+      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
       return;
     }
-    await countFailure(ctx, provider, loaded, stage, outcome === 'locked');
+    await countFailure(ctx, provider, loaded, stage, outcome === 'locked', factor);
     page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', error: 'mfa.wrongCode' });
   });
 
@@ -79,6 +83,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     const { stage } = loaded;
     if (stage.name !== 'enrol') throw wrongStage();
     if (await confirmTotpEnrolment(deps.totp, stage.accountId, form.code)) {
+      await deps.audit.record({ type: 'mfa_enabled', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor: 'totp', during: 'sign_in' } }, ctx);
       await notify(ctx, stage.accountId, 'on');
       const recoveryCodes = await generateRecoveryCodes(deps.recoveryCodes, stage.accountId);
       const enrolled: Stage = { name: 'enrolled', accountId: stage.accountId, amr: stage.amr, remember: stage.remember };
@@ -87,7 +92,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
       page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title', recoveryCodes });
       return;
     }
-    await countFailure(ctx, provider, loaded, stage, false);
+    await countFailure(ctx, provider, loaded, stage, false, 'totp_enrolment');
     await renderEnrol(ctx, loaded, stage, 'mfa.wrongCode');
   });
 
@@ -97,7 +102,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     verifyCsrf(loaded, parseForm(continueForm, ctx.request.body).csrf);
     const { stage } = loaded;
     if (stage.name !== 'enrolled') throw wrongStage();
-    await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember });
+    await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
   });
 
   /**
@@ -105,8 +110,10 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
    * the interaction is destroyed and the next attempt starts again from the password (MFA-04). Otherwise
    * the count is saved and the response is a 400 page.
    */
-  async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: CodeStage, locked: boolean): Promise<void> {
+  async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: CodeStage, locked: boolean, factor: string): Promise<void> {
     const failures = stage.failures + 1;
+    const reason = locked ? 'account_locked' : failures >= MAX_MFA_FAILURES ? 'too_many_attempts' : 'wrong_code';
+    await deps.audit.record({ type: 'mfa_verify', outcome: 'failure', reason, accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor, failures } }, ctx);
     if (locked || failures >= MAX_MFA_FAILURES) {
       await loaded.interaction.destroy();
       throw new TooManyCodesError(locked);

@@ -120,6 +120,23 @@ describe('signing in with a TOTP second factor', () => {
     expect(await after.text()).toContain('This sign-in request has expired');
   });
 
+  it('LOG-01: every step is in the audit trail with its outcome, reason and client, and no code in it', async () => {
+    const ua = new UserAgent();
+    const auth = rawAuthorization(server.issuer, { client_id: 'web', redirect_uri: REDIRECT_URI });
+    const login = await openLoginPage(ua, server.issuer, auth.url);
+    expect((await submit(ua, login.login, { email: EMAIL, password: 'not the password at all' })).status).toBe(400);
+    const account = await findAccountByEmail(server.app.db, EMAIL);
+    const rows = await server.app.db.selectFrom('audit_events').selectAll().where('account_id', '=', account!.id).orderBy('id').execute();
+    const summary = rows.map((row) => `${row.type} ${row.outcome} ${String(row.details.reason ?? '')}`.trim());
+    // The earlier tests: password + code (a success), the raced and replayed code, five wrong codes.
+    expect(summary).toEqual(expect.arrayContaining(['mfa_verify success', 'sign_in success', 'mfa_verify failure wrong_code', 'mfa_verify failure too_many_attempts', 'sign_in failure wrong_password']));
+    expect(summary.filter((line) => line === 'mfa_verify failure wrong_code').length).toBeGreaterThanOrEqual(4 + 2);
+    const signIn = rows.find((row) => row.type === 'sign_in' && row.outcome === 'success')!;
+    expect(signIn).toMatchObject({ client_id: 'web', details: { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:gatehouse:loa:mfa' } });
+    expect(signIn.ip).toBeTruthy();
+    expect(JSON.stringify(rows)).not.toMatch(/\b\d{6}\b|not the password|two steps are better/);
+  });
+
   it('a password-only account gets acr pwd and amr [pwd]', async () => {
     const auth = rawAuthorization(server.issuer, { client_id: 'web', redirect_uri: REDIRECT_URI });
     const callback = await signInThroughForms(new UserAgent(), server.issuer, auth.url, USER.email, USER.password);
