@@ -1,13 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import Koa from 'koa';
 import pino from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { AuditWriteError, createAuditLog, type AuditRequest } from '../../src/audit/audit-log.ts';
 import { createAuditRetention } from '../../src/audit/retention.ts';
 import { listAuditTrail } from '../../src/admin/audit.ts';
+import { requestContext } from '../../src/http/middleware/request-context.ts';
 import { createLogger } from '../../src/logger.ts';
 import { insertAuditEvent } from '../../src/storage/postgres/audit-events.queries.ts';
 import { insertAccount } from '../../src/storage/postgres/accounts.queries.ts';
@@ -105,6 +108,29 @@ describe.each(databaseBackends)('audit trail on $name', (backend) => {
 
     const [listed] = await listAuditTrail(handle.db, { account: 'ADA@example.com', limit: 10 });
     expect(listed).toMatchObject({ type: 'sign_in', account_email: 'ada@example.com', id: expect.stringMatching(/^\d+$/) });
+  });
+
+  it('takes the origin from a real Koa request: the trusted client IP and the request id behind a proxy', async () => {
+    const koa = new Koa({ proxy: true, maxIpsCount: 1 });
+    koa.use(requestContext(pino({ level: 'silent' }), true));
+    koa.use(async (ctx) => {
+      await audit.record({ type: 'sign_out', clientId: 'web-app' }, ctx);
+      ctx.status = 204;
+    });
+    const server = koa.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { 'X-Forwarded-For': '203.0.113.66, 198.51.100.7', 'X-Request-Id': 'proxy-req-1', 'User-Agent': 'UA/1.0' },
+      });
+      expect(response.status).toBe(204);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const [row] = await handle.db.selectFrom('audit_events').selectAll().execute();
+    // The rightmost hop is the one our proxy appended; the leftmost is whatever the client claimed.
+    expect(row).toMatchObject({ type: 'sign_out', ip: '198.51.100.7', request_id: 'proxy-req-1', user_agent: 'UA/1.0', client_id: 'web-app' });
   });
 
   it('records without a request, defaulting to success, and never stores or logs a secret it was handed', async () => {
