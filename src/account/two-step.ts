@@ -1,7 +1,7 @@
-import QRCode from 'qrcode';
+import { authenticatorSetup as setupOf, totpIssuerName, type AuthenticatorSetup } from '../accounts/mfa/authenticator-setup.ts';
 import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { Locale } from '../i18n/locales.ts';
-import { translator } from '../i18n/translate.ts';
+import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-file.ts';
 import { deleteTotp } from '../storage/postgres/totp.queries.ts';
 import { deleteRecoveryCodes } from '../storage/postgres/recovery-codes.queries.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
@@ -9,36 +9,17 @@ import type { AccountRow } from '../storage/postgres/database.ts';
 import { isCurrentPassword } from './current-password.ts';
 import type { AccountSettingsDeps, SettingsProblem } from './deps.ts';
 
-/** What the setup page shows: the same secret three ways (QR code, tap-to-add link, typed by hand). */
-export interface AuthenticatorSetup {
-  uri: string;
-  /** Inline SVG markup made by the qrcode library from `uri` alone (no user text reaches it). */
-  qrSvg: string;
-  /** The base32 secret in groups of 4, easier to type. */
-  secretGroups: string;
-}
+export type { AuthenticatorSetup };
 
 type Outcome<T = object> = ({ ok: true } & T) | { ok: false; problems: SettingsProblem[] };
 
 const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now });
 
-/** The name an authenticator app shows above the code: this deployment's host (e.g. id.example.com). */
-const issuerName = (deps: AccountSettingsDeps) => new URL(deps.config.issuer).host;
+const issuerName = (deps: AccountSettingsDeps) => totpIssuerName(deps.config.issuer);
 
-async function setupOf(secret: string, uri: string): Promise<AuthenticatorSetup> {
-  const qrSvg = await QRCode.toString(uri, { type: 'svg', width: 200, errorCorrectionLevel: 'M' });
-  return { uri, qrSvg, secretGroups: secret.match(/.{1,4}/g)!.join(' ') };
-}
-
-/**
- * The recovery codes as a text file in a data: URL, for a `download` link that works without JavaScript:
- * a header line naming this deployment and the day (so a saved file says what it is for), then one code
- * a line. Nothing is stored or served for it: the file lives only in the one (no-store) page that shows
- * the codes.
- */
+/** The recovery codes as a file for the page's Download link (see recoveryCodesFile in accounts/mfa). */
 export function recoveryCodesFile(deps: AccountSettingsDeps, codes: readonly string[], locale: Locale): string {
-  const header = translator(locale)('settings.recoveryCodes.fileHeader', { host: issuerName(deps), date: deps.now().toISOString().slice(0, 10) });
-  return `data:text/plain;charset=utf-8,${encodeURIComponent([header, ...codes, ''].join('\n'))}`;
+  return codesFile(deps.config.issuer, deps.now(), codes, locale);
 }
 
 export function isTwoStepOn(deps: AccountSettingsDeps, accountId: string): Promise<boolean> {
