@@ -20,6 +20,7 @@ import { createRenderer, viewsDir } from './http/render.ts';
 import { interactionRouter } from './interactions/router.ts';
 import { enrolledFactors, hasSecondFactor } from './accounts/mfa/factors.ts';
 import { passkeySignInRouter } from './interactions/passkey-routes.ts';
+import { interactionPages } from './interactions/pages.ts';
 import { webauthnAssets } from './http/webauthn-assets.ts';
 import { createFindAccount } from './oidc/find-account.ts';
 import { createProviderPages } from './oidc/pages.ts';
@@ -205,7 +206,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
-    const passkeySignIn = passkeySignInRouter({ passkeys, csrf, provider: holder.current, allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn });
+    const passkeySignIn = passkeySignInRouter({
+      passkeys,
+      pages: interactionPages({ render, csrf, registrationOpen: config.registration === 'open' }),
+      audit,
+      provider: holder.current,
+      allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn,
+    });
     koa.use(passkeySignIn.routes()).use(passkeySignIn.allowedMethods());
     // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,
     // exact on the embedded store (one process by its lock file); config refuses production without Redis.

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf, preferUiLocales } from '../http/middleware/locale.ts';
-import { allowFormAction } from '../http/middleware/security-headers.ts';
+import { allowFormAction, cspNonce } from '../http/middleware/security-headers.ts';
 import type { PageModel, Render } from '../http/render.ts';
 import { BadRequestError } from '../errors.ts';
 import { loadInteraction, type LoadedInteraction } from './context.ts';
@@ -43,6 +43,8 @@ export function interactionPages(deps: { render: Render; csrf: CsrfTokens; regis
         client: loaded.client,
         registrationOpen: deps.registrationOpen,
         csrf: deps.csrf.issue(csrfScope(loaded)),
+        // For the pages' scripts (the passkey buttons): script-src allows only this response's nonce.
+        nonce: cspNonce(ctx),
       });
     },
     verifyCsrf(loaded, token) {

@@ -5,14 +5,15 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { passkeyAmr, passkeyAuthenticationOptions, verifyPasskeyAssertion, type PasskeyUse } from '../accounts/mfa/passkey-assertions.ts';
 import type { PasskeyDeps } from '../accounts/mfa/passkeys.ts';
-import { AppError, BadRequestError } from '../errors.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { AppError } from '../errors.ts';
 import { parseForm } from '../http/form-pages.ts';
-import type { CsrfTokens } from '../http/middleware/csrf.ts';
-import { preferUiLocales } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
 import { ACR } from '../oidc/acr.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
-import { finishInteraction, loadInteraction, type LoadedInteraction } from './context.ts';
+import type { LoadedInteraction } from './context.ts';
+import { clientIdOf, finishLogin } from './next-step.ts';
+import { wrongStage, type InteractionPages } from './pages.ts';
 import { MAX_MFA_FAILURES, type Stage } from './state.ts';
 
 /** The assertion failed: wrong or unknown credential, bad signature, replayed or expired challenge. */
@@ -38,7 +39,9 @@ class UnverifiedSignInError extends AppError {
 
 export interface PasskeySignInDeps {
   passkeys: PasskeyDeps;
-  csrf: CsrfTokens;
+  /** The interaction pages' loading and CSRF token, shared with the password and code forms. */
+  pages: Pick<InteractionPages, 'load' | 'verifyCsrf'>;
+  audit: AuditLog;
   provider(): Provider;
   /** Mirrors the password sign-in's rule (ALLOW_UNVERIFIED_SIGN_IN). */
   allowUnverifiedSignIn: boolean;
@@ -53,8 +56,6 @@ const verifyForm = z.object({
   remember: z.literal('1').optional(),
 });
 
-const wrongStage = () => new BadRequestError('This step of the sign-in is not available now. Go back and start again.', 'wrong_stage');
-
 /** What a passkey may do in this stage: finish a second factor (mfa) or be the whole sign-in (login). */
 function useFor(loaded: LoadedInteraction): PasskeyUse {
   const { stage, interaction } = loaded;
@@ -67,8 +68,8 @@ function useFor(loaded: LoadedInteraction): PasskeyUse {
  * Passkeys in the sign-in (/interaction/:uid/passkey/*), beside the password and code forms. The page's
  * script asks for options (JSON, with a challenge bound to this interaction), runs the browser's WebAuthn
  * ceremony, and posts the response as a form, so success is the same 303 into the authorization flow as
- * every other step. Both POSTs carry the interaction's CSRF token; app.ts applies the same-origin check
- * to all of /interaction/.
+ * every other step (finishLogin: an RP's essential acr still decides, and the sign-in is audited). Both
+ * POSTs carry the interaction's CSRF token; app.ts applies the same-origin check to all of /interaction/.
  */
 export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid/passkey' });
@@ -77,9 +78,8 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '64kb' }));
 
   async function load(ctx: Context, provider: Provider, csrf: string | undefined): Promise<LoadedInteraction> {
-    const loaded = await loadInteraction(ctx, provider);
-    preferUiLocales(ctx, loaded.interaction.params.ui_locales);
-    deps.csrf.verify(`interaction:${loaded.interaction.uid}`, csrf);
+    const loaded = await deps.pages.load(ctx, provider);
+    deps.pages.verifyCsrf(loaded, csrf);
     return loaded;
   }
 
@@ -98,24 +98,34 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
     const use = useFor(loaded);
     const outcome = await verifyPasskeyAssertion(deps.passkeys, use, form.response);
     const { stage } = loaded;
+    const clientId = clientIdOf(loaded);
     if (stage.name === 'mfa') {
       if (!outcome.ok) return countFailure(ctx, provider, loaded, stage);
-      await finishInteraction(ctx, provider, {
-        login: { accountId: stage.accountId, amr: [...stage.amr, passkeyAmr(outcome.deviceType), 'mfa'], acr: ACR.mfa, remember: stage.remember },
-      });
+      const amr = passkeyAmr(outcome.deviceType);
+      await deps.audit.record({ type: 'mfa_verify', accountId: stage.accountId, clientId, details: { factor: 'passkey', amr } }, ctx);
+      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, amr, 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
       return;
     }
-    if (!outcome.ok) throw new PasskeyRejectedError();
+    const refuse = async (reason: 'wrong_code' | 'account_disabled' | 'email_unverified', accountId?: string) =>
+      deps.audit.record({ type: 'sign_in', outcome: 'failure', reason, accountId, clientId, details: { factor: 'passkey' } }, ctx);
+    if (!outcome.ok) {
+      await refuse('wrong_code');
+      throw new PasskeyRejectedError();
+    }
     const account = await findAccountById(deps.passkeys.db, outcome.accountId);
     // The password sign-in's rules (accounts/authenticate.ts, interactions/router.ts): a disabled account
     // fails like a wrong credential; an unverified one is told why, where config keeps those out.
-    if (!account || account.disabled_at !== null) throw new PasskeyRejectedError();
-    if (!account.email_verified && !deps.allowUnverifiedSignIn) throw new UnverifiedSignInError();
+    if (!account || account.disabled_at !== null) {
+      await refuse('account_disabled', outcome.accountId);
+      throw new PasskeyRejectedError();
+    }
+    if (!account.email_verified && !deps.allowUnverifiedSignIn) {
+      await refuse('email_unverified', account.id);
+      throw new UnverifiedSignInError();
+    }
     // A passkey with user verification is a multi-factor authenticator on its own (something you have,
     // unlocked by something you know or are), so it reaches the mfa level without a password (amr 'mfa').
-    await finishInteraction(ctx, provider, {
-      login: { accountId: account.id, amr: [passkeyAmr(outcome.deviceType), 'mfa'], acr: ACR.mfa, remember: form.remember === '1' },
-    });
+    await finishLogin(ctx, provider, loaded, { accountId: account.id, amr: [passkeyAmr(outcome.deviceType), 'mfa'], acr: ACR.mfa, remember: form.remember === '1' }, deps.audit);
   });
 
   /**
@@ -125,6 +135,8 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
    */
   async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: Extract<Stage, { name: 'mfa' }>): Promise<never> {
     const failures = stage.failures + 1;
+    const reason = failures >= MAX_MFA_FAILURES ? 'too_many_attempts' : 'wrong_code';
+    await deps.audit.record({ type: 'mfa_verify', outcome: 'failure', reason, accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor: 'passkey', failures } }, ctx);
     if (failures >= MAX_MFA_FAILURES) {
       await loaded.interaction.destroy();
       throw new TooManyAttemptsError();

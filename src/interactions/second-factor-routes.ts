@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { pendingOrNewSetup } from '../accounts/mfa/authenticator-setup.ts';
+import { enrolledFactors } from '../accounts/mfa/factors.ts';
 import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -72,7 +73,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
       return;
     }
     await countFailure(ctx, provider, loaded, stage, outcome === 'locked', factor);
-    page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', error: 'mfa.wrongCode' });
+    await renderMfa(ctx, loaded, stage, 'mfa.wrongCode');
   });
 
   router.post('/enrol', async (ctx) => {
@@ -129,6 +130,11 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     await deps.mail.queue(account.email, 'mfa-changed', localeOf(ctx), { change, resetUrl: `${deps.issuer}/forgot-password` });
   }
 
+  /** The second step's page offers what the account has: a code field, passkey buttons, or both. */
+  async function renderMfa(ctx: Context, loaded: LoadedInteraction, stage: Extract<Stage, { name: 'mfa' }>, error?: string): Promise<void> {
+    page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title', factors: await enrolledFactors(deps.db, stage.accountId), error });
+  }
+
   async function renderEnrol(ctx: Context, loaded: LoadedInteraction, stage: Extract<Stage, { name: 'enrol' }>, error?: string): Promise<void> {
     const account = await findAccountById(deps.db, stage.accountId);
     const setup = account && (await pendingOrNewSetup(deps.totp, account, deps.issuer));
@@ -140,7 +146,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     /** GET of an interaction in one of these stages. */
     async showStage(ctx, loaded) {
       const { stage } = loaded;
-      if (stage.name === 'mfa') page(ctx, loaded, 'interaction/mfa', { title: 'mfa.title' });
+      if (stage.name === 'mfa') await renderMfa(ctx, loaded, stage);
       else if (stage.name === 'enrol') await renderEnrol(ctx, loaded, stage);
       else if (stage.name === 'enrolled') page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title' });
       else return false;

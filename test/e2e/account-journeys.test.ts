@@ -51,7 +51,7 @@ describe('account journeys in Chromium', () => {
     await page.goto(`${rp.url}/login?client=app&prompt=login`);
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${rp.url}/cb**`);
   }
 

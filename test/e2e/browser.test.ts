@@ -29,7 +29,7 @@ describe('demo sign-in in Chromium', () => {
     await expect(page.getByRole('heading', { name: 'Sign in' }).isVisible()).resolves.toBe(true);
     await page.getByLabel('Email').fill(demo.email);
     await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page.getByRole('alert').textContent()).resolves.toContain('Email or password is incorrect.');
     // The email survives a failed attempt; the password never comes back.
     await expect(page.getByLabel('Email').inputValue()).resolves.toBe(demo.email);

@@ -54,7 +54,7 @@ describe('two-step verification in Chromium', () => {
     await page.goto(`${rp.url}/login?client=app`);
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${rp.url}/cb**`);
 
     await page.goto(`${server.issuer}/account`);
@@ -123,7 +123,7 @@ describe('two-step verification in Chromium', () => {
     await page.goto(`${rp.url}/login?client=app`);
     await page.getByLabel('Email').fill(EMAIL);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByLabel('Verification code').waitFor();
     expect(await seriousViolations(page)).toEqual([]);
     await page.getByLabel('Verification code').fill(await code());

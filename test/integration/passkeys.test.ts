@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createAccount } from '../../src/accounts/create-account.ts';
 import { passkeyAuthenticationOptions, verifyPasskeyAssertion, type PasskeyUse } from '../../src/accounts/mfa/passkey-assertions.ts';
+import { generateRecoveryCodes } from '../../src/accounts/mfa/recovery-codes.ts';
 import { disableAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
 import { findPasskeyByCredentialId } from '../../src/storage/postgres/passkeys.queries.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
@@ -94,6 +95,32 @@ describe.each(databaseBackends)('passkeys in the sign-in ($name)', (backend) => 
       expect(new URL(resumed.url).searchParams.get('code')).toBeNull();
     });
 
+    it('the second step offers a passkey, and keeps the code field for recovery codes, which still work', async () => {
+      const { email, account } = await person();
+      const [recoveryCode] = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, account.id);
+      const at = await passwordStep(server, email);
+      // Without JavaScript the passkey form stays hidden; the code field (in <details>) takes a recovery code.
+      expect(at.html).toMatch(/<form method="post" action="\/interaction\/[^"]+\/passkey\/verify" hidden/);
+      expect(at.html).toContain('<summary>Use a recovery code instead</summary>');
+      expect(at.html).toContain('<label for="code">Recovery code</label>');
+      const accepted = await at.ua.post(new URL(formAction(at.html, '/mfa'), server.issuer).href, { code: recoveryCode!, csrf: inputValue(at.html, 'csrf') });
+      const callback = await landAtClient(server, at, accepted);
+      expect((await idTokenClaims(server.issuer, callback, at.auth.verifier)).amr).toEqual(['pwd', 'otp', 'mfa']);
+    });
+
+    it('the pages load the passkey scripts with this response’s CSP nonce, from our own origin', async () => {
+      const { email } = await person();
+      const login = await signInPage(server);
+      const response = await login.ua.get(login.url);
+      const nonce = /script-src 'nonce-([^']+)'/.exec(response.headers.get('content-security-policy')!)![1]!;
+      const html = await response.text();
+      expect(html).toContain(`<script src="/assets/webauthn.js" nonce="${nonce}" defer="defer"></script>`);
+      expect(html).toContain(`<script src="/assets/passkeys.js" nonce="${nonce}" defer="defer"></script>`);
+      expect(html).toMatch(/<form method="post" action="\/interaction\/[^"]+\/passkey\/verify" hidden[^>]*id="passkey-sign-in"/);
+      const mfa = await passwordStep(server, email);
+      expect(mfa.html).toContain('src="/assets/passkeys.js"');
+    });
+
     it('password + a device-bound passkey: amr [pwd, hwk, mfa], acr mfa, and the counter is stored', async () => {
       const { email, authenticator, account } = await person();
       const at = await passwordStep(server, email);
@@ -106,6 +133,8 @@ describe.each(databaseBackends)('passkeys in the sign-in ($name)', (backend) => 
       expect(Number(row!.counter)).toBe(authenticator.counter);
       expect(authenticator.counter).toBeGreaterThan(0);
       expect(row!.last_used_at).not.toBeNull();
+      const audited = await server.app.db.selectFrom('audit_events').select(['type', 'outcome', 'details']).where('account_id', '=', account.id).execute();
+      expect(audited).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'mfa_verify', outcome: 'success', details: expect.objectContaining({ factor: 'passkey', amr: 'hwk' }) })]));
     });
 
     it('a synced passkey is a software key: amr [pwd, swk, mfa]', async () => {

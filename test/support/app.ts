@@ -33,10 +33,15 @@ export interface TestServerOptions {
   logger?: Logger;
   /** Injected clock for tests that age sessions. */
   clock?: () => number;
+  /**
+   * The issuer's host name (the server still listens on 127.0.0.1). 'localhost' for WebAuthn in a
+   * browser: an RP ID must be a domain, not an IP address, and http://localhost is a secure context.
+   */
+  issuerHost?: string;
 }
 
 export async function startTestServer(env: Record<string, string | undefined>, options: TestServerOptions = {}): Promise<TestServer> {
-  const { port = 0, logger = pino({ level: 'silent' }), clock } = options;
+  const { port = 0, logger = pino({ level: 'silent' }), clock, issuerHost = '127.0.0.1' } = options;
   const slot: { handler?: RequestListener } = {};
   const server: Server = createServer((req, res) => {
     if (slot.handler) void slot.handler(req, res);
@@ -44,7 +49,7 @@ export async function startTestServer(env: Record<string, string | undefined>, o
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   // ISSUER from env wins: tests of https behaviour run behind a pretend TLS proxy (X-Forwarded-Proto).
-  const issuer = env.ISSUER ?? `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = env.ISSUER ?? `http://${issuerHost}:${(server.address() as AddressInfo).port}`;
   let app: GatehouseApp;
   try {
     const config = loadConfig({ ...TEST_ENV, ...env, ISSUER: issuer, PORT: String((server.address() as AddressInfo).port) });

@@ -8,7 +8,7 @@ export const passkeysAr: Record<keyof typeof passkeysEn, string> = {
   'passkey.failed': 'تعذَّر استخدام مفتاح المرور. حاول مرة أخرى، أو استخدم طريقة أخرى.',
   'mfa.passkey.heading': 'أكِّد أنك أنت',
   'mfa.passkey.explain': 'استخدم أحد مفاتيح المرور لديك لإكمال تسجيل الدخول. وإن لم يكن معك، فأدخل أحد رموز الاسترداد.',
-  'mfa.passkey.orCode': 'أو أدخل رمزًا من تطبيق المصادقة، أو رمز استرداد:',
+  'mfa.passkey.useRecoveryCode': 'استخدم رمز استرداد بدلًا من ذلك',
   'mfa.recoveryCode': 'رمز الاسترداد',
   'settings.passkeys.heading': 'مفاتيح المرور',
   'settings.passkeys.explain': 'يُدخلك مفتاح المرور بقفل شاشة جهازك (البصمة أو الوجه أو رمز PIN) بدلًا من كلمة المرور، ويمكن أن يحلَّ محلَّ الرمز بعد كلمة المرور.',

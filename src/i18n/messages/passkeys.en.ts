@@ -6,7 +6,7 @@ export const passkeysEn = {
   'passkey.failed': 'The passkey could not be used. Try again, or use another way.',
   'mfa.passkey.heading': 'Confirm it is you',
   'mfa.passkey.explain': 'Use one of your passkeys to finish signing in. Without it, enter one of your recovery codes.',
-  'mfa.passkey.orCode': 'Or enter a code from your authenticator app, or a recovery code:',
+  'mfa.passkey.useRecoveryCode': 'Use a recovery code instead',
   'mfa.recoveryCode': 'Recovery code',
   'settings.passkeys.heading': 'Passkeys',
   'settings.passkeys.explain': 'A passkey signs you in with your device’s screen lock (fingerprint, face or PIN) instead of your password, and can also stand in for a code after your password.',
