@@ -5,6 +5,7 @@ import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-f
 import { deleteTotp } from '../storage/postgres/totp.queries.ts';
 import { deleteRecoveryCodes } from '../storage/postgres/recovery-codes.queries.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
+import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { isCurrentPassword } from './current-password.ts';
 import type { AccountSettingsDeps, SettingsProblem } from './deps.ts';
@@ -83,7 +84,8 @@ export async function removeAuthenticator(
   }
   await deps.db.transaction().execute(async (trx) => {
     await deleteTotp(trx, account.id);
-    await deleteRecoveryCodes(trx, account.id);
+    // The recovery codes stand in for any second factor: they go only with the last one (passkeys may remain).
+    if (!hasSecondFactor(await enrolledFactors(trx, account.id))) await deleteRecoveryCodes(trx, account.id);
     await notify(deps, account, 'off', locale, trx);
   });
   deps.logger.info({ accountId: account.id }, 'authenticator app removed by its owner');

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generate } from 'otplib';
 import { createAccount } from '../../src/accounts/create-account.ts';
+import { generateRecoveryCodes } from '../../src/accounts/mfa/recovery-codes.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
 import { listUnusedRecoveryCodes } from '../../src/storage/postgres/recovery-codes.queries.ts';
 import { listPasskeys } from '../../src/storage/postgres/passkeys.queries.ts';
 import { getPage, signedInBrowser, submitSecurityForm } from '../support/account-settings.ts';
@@ -136,6 +139,22 @@ describe('passkeys on the security page', () => {
     expect(await listUnusedRecoveryCodes(server.app.db, id)).toHaveLength(0);
     expect((await mailsTo(email)).some((text) => text.includes('A passkey was removed from your account'))).toBe(true);
     expect(await signInWorks(server.issuer, email, PASSWORD)).toBe(true);
+  });
+
+  it('turning the authenticator app off keeps the recovery codes while a passkey remains', async () => {
+    const { ua, id, email } = await person();
+    let offset = -60_000; // enrolled a step ago, so the code that turns it off is a new one
+    const totp = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() + offset) };
+    const { secret } = (await startTotpEnrolment(totp, { id, email }, 'Gatehouse'))!;
+    expect(await confirmTotpEnrolment(totp, id, await generate({ secret, epoch: Math.floor((Date.now() + offset) / 1000) }))).toBe(true);
+    offset = 0;
+    await addPasskey(ua, newAuthenticator());
+    await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, id);
+    const off = await submitSecurityForm(ua, server, '/account/totp/remove', { totpPassword: PASSWORD, totpCode: await generate({ secret }) });
+    expect(off.status).toBe(200);
+    expect(await listUnusedRecoveryCodes(server.app.db, id)).toHaveLength(10);
+    expect((await getPage(ua, `${server.issuer}/account/security`)).html).toContain('Your passkeys still protect signing in');
+    expect(await signInWorks(server.issuer, email, PASSWORD)).toBe(false);
   });
 
   it('WEB-01: every passkey form is refused cross-site and without a session', async () => {

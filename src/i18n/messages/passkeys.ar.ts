@@ -10,6 +10,7 @@ export const passkeysAr: Record<keyof typeof passkeysEn, string> = {
   'mfa.passkey.explain': 'استخدم أحد مفاتيح المرور لديك لإكمال تسجيل الدخول. وإن لم يكن معك، فأدخل أحد رموز الاسترداد.',
   'mfa.passkey.useRecoveryCode': 'استخدم رمز استرداد بدلًا من ذلك',
   'mfa.recoveryCode': 'رمز الاسترداد',
+  'settings.totp.statusOffWithPasskeys': 'لم يُضبط تطبيق مصادقة. ولا تزال مفاتيح المرور لديك تحمي تسجيل الدخول بعد كلمة المرور.',
   'settings.passkeys.heading': 'مفاتيح المرور',
   'settings.passkeys.explain': 'يُدخلك مفتاح المرور بقفل شاشة جهازك (البصمة أو الوجه أو رمز PIN) بدلًا من كلمة المرور، ويمكن أن يحلَّ محلَّ الرمز بعد كلمة المرور.',
   'settings.passkeys.none': 'ليس لديك مفاتيح مرور بعد.',

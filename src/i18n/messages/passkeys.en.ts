@@ -8,6 +8,7 @@ export const passkeysEn = {
   'mfa.passkey.explain': 'Use one of your passkeys to finish signing in. Without it, enter one of your recovery codes.',
   'mfa.passkey.useRecoveryCode': 'Use a recovery code instead',
   'mfa.recoveryCode': 'Recovery code',
+  'settings.totp.statusOffWithPasskeys': 'No authenticator app is set up. Your passkeys still protect signing in after your password.',
   'settings.passkeys.heading': 'Passkeys',
   'settings.passkeys.explain': 'A passkey signs you in with your device’s screen lock (fingerprint, face or PIN) instead of your password, and can also stand in for a code after your password.',
   'settings.passkeys.none': 'You have no passkeys yet.',
