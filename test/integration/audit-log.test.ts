@@ -211,7 +211,10 @@ describe.each(databaseBackends)('audit trail on $name', (backend) => {
 });
 
 describe('the app', () => {
-  it('exposes app.audit, and runs the retention job from start-up until close', async () => {
+  // Two starts of an on-disk embedded store (events must exist before the app does): slow on a busy machine.
+  const SLOW_MS = 120_000;
+
+  it('exposes app.audit, and runs the retention job from start-up', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-audit-'));
     try {
       const config = loadConfig({ ...TEST_ENV, DATA_DIR: dataDir, AUDIT_RETENTION_DAYS: '30' });
@@ -222,18 +225,17 @@ describe('the app', () => {
       await before.close();
 
       const app = await createApp(config, { logger: pino({ level: 'silent' }), clock: () => T0 });
-      await app.audit.record({ type: 'sign_out', clientId: 'web-app' });
-      await app.close(); // waits for the retention pass started with the app
-
-      const after = await openDatabase(config.database);
       try {
-        const rows = await after.db.selectFrom('audit_events').select(['type', 'occurred_at']).orderBy('occurred_at').execute();
-        expect(rows.map((row) => [row.type, new Date(row.occurred_at).getTime()])).toEqual([['mfa_verify', T0 - 29 * DAY], ['sign_out', T0]]);
+        await app.audit.record({ type: 'sign_out', clientId: 'web-app' });
+        const types = async () => (await app.db.selectFrom('audit_events').select('type').orderBy('occurred_at').execute()).map((row) => row.type);
+        // The pass started with the app runs beside this test; it deletes only what is past 30 days at the app's clock.
+        for (let i = 0; i < 200 && (await types()).includes('sign_in'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await types()).toEqual(['mfa_verify', 'sign_out']);
       } finally {
-        await after.close();
+        await app.close();
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }, SLOW_MS);
 });

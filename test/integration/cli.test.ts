@@ -271,20 +271,21 @@ describe.each(backends)('gatehouse CLI on $name', (backend) => {
   };
 
   it('records each admin action above as one admin_* event, and nothing for the refused ones', async () => {
-    const types = (events: AuditJson[]) => events.map((event) => event.type);
-    const clients = await auditJson('--type', 'admin_client_added');
-    expect(clients.map((event) => event.client_id)).toEqual(expect.arrayContaining(['web-app', 'given', 'app.native', 'machine']));
-    expect(clients.map((event) => event.client_id)).not.toContain('bad');
-    expect(clients.filter((event) => event.client_id === 'web-app')).toHaveLength(1);
-    expect(types(await auditJson('--type', 'admin_client_removed')).length).toBe(1);
+    // Every run of the CLI opens the store (slow on the embedded one): one listing, filtered here.
+    const all = await auditJson();
+    const ofType = (type: string) => all.filter((event) => event.type === type);
+    const clients = ofType('admin_client_added').map((event) => event.client_id);
+    expect(clients).toEqual(expect.arrayContaining(['web-app', 'given', 'app.native', 'machine']));
+    expect(clients).not.toContain('bad');
+    expect(clients.filter((id) => id === 'web-app')).toHaveLength(1);
+    expect(ofType('admin_client_removed').map((event) => event.client_id)).toEqual(['given']);
     // Created (twice refused: taken email, short password), then disabled; an unknown email changes nothing.
     const alice = await auditJson('--account', 'alice@example.com');
-    expect(types(alice)).toEqual(['admin_user_created', 'admin_user_disabled']);
+    expect(alice.map((event) => event.type)).toEqual(['admin_user_created', 'admin_user_disabled']);
     expect(alice[0]).toMatchObject({ outcome: 'success', account_email: 'Alice@Example.com', ip: null, details: { via: 'cli', email_verified: true, sign_in: 'password' } });
-    expect(await auditJson('--account', alice[0]!.account_id!)).toEqual(alice);
-    const carol = await auditJson('--account', 'carol@example.com');
-    expect(carol.map((event) => event.details.sign_in)).toEqual(['none']);
+    expect(all.filter((event) => event.account_email === 'carol@example.com').map((event) => event.details.sign_in)).toEqual(['none']);
     const rotated = await auditJson('--type', 'admin_keys_rotated');
+    expect(rotated).toEqual(ofType('admin_keys_rotated'));
     expect(rotated).toHaveLength(1);
     expect(rotated[0]!.details.kids).toEqual(expect.arrayContaining([expect.stringMatching(/^rs256-/), expect.stringMatching(/^es256-/)]));
   });
@@ -313,8 +314,7 @@ describe.each(backends)('gatehouse CLI on $name', (backend) => {
 
     const lastTwo = await run(env, ['audit', 'list', '--limit', '2']);
     expect(lastTwo.stdout.trimEnd().split('\n')).toEqual(lines.slice(-2));
-    expect((await auditJson('--since', '1h')).length).toBe(all.length);
-    expect((await auditJson('--since', '2000-01-01'))).toEqual(all);
+    expect(await auditJson('--since', '1h')).toEqual(all);
     expect((await run(env, ['audit', 'list', '--since', '2999-01-01T00:00:00Z'])).stdout).toBe('no audit events\n');
   });
 
