@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { pendingOrNewSetup } from '../accounts/mfa/authenticator-setup.ts';
+import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-file.ts';
 import { enrolledFactors } from '../accounts/mfa/factors.ts';
 import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
@@ -90,7 +91,8 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
       const enrolled: Stage = { name: 'enrolled', accountId: stage.accountId, amr: stage.amr, remember: stage.remember };
       await provider.interactionResult(ctx.req, ctx.res, { gatehouse: enrolled }, { mergeWithLastSubmission: false });
       // Shown once, in this response only; reloading the page shows the continue button without them.
-      page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title', recoveryCodes });
+      const recoveryCodesFile = codesFile(deps.issuer, deps.totp.now(), recoveryCodes, localeOf(ctx));
+      page(ctx, loaded, 'interaction/enrolled', { title: 'mfa.enrolled.title', recoveryCodes, recoveryCodesFile });
       return;
     }
     await countFailure(ctx, provider, loaded, stage, false, 'totp_enrolment');

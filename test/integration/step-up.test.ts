@@ -189,6 +189,8 @@ describe('step-up, MFA policy and AAL2 session limits', () => {
     expect(confirmed.status).toBe(200);
     const codesPage = await confirmed.response.text();
     expect(codesPage.match(/<li><code>/g)).toHaveLength(10);
+    const file = decodeURIComponent(/href="data:text\/plain;charset=utf-8,([^"]+)"/.exec(codesPage)![1]!);
+    expect(file.trim().split('\n')).toHaveLength(11); // a header line, then the ten codes to download
     const mails = await server.app.db.selectFrom('mail_outbox').select('subject').where('recipient', '=', account.email).execute();
     expect(mails).toHaveLength(1);
 
