@@ -14,19 +14,13 @@ import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { LoadedInteraction } from './context.ts';
 import { clientIdOf, finishLogin } from './next-step.ts';
 import { wrongStage, type InteractionPages } from './pages.ts';
-import { MAX_MFA_FAILURES, type Stage } from './state.ts';
+import { countSecondFactorFailure } from './second-factor-failures.ts';
+import type { Stage } from './state.ts';
 
 /** The assertion failed: wrong or unknown credential, bad signature, replayed or expired challenge. */
 export class PasskeyRejectedError extends AppError {
   constructor() {
     super(400, 'passkey_rejected', 'That passkey was not accepted. Go back and try again, or sign in another way.');
-  }
-}
-
-/** Failed second-factor attempts (codes and passkeys together) used up this sign-in. */
-class TooManyAttemptsError extends AppError {
-  constructor() {
-    super(400, 'mfa_too_many_attempts', 'Too many wrong codes. Go back to the application and sign in again.');
   }
 }
 
@@ -129,19 +123,11 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
   });
 
   /**
-   * A failed passkey counts like a wrong code: at MAX_MFA_FAILURES the interaction is destroyed and the
-   * sign-in starts over from the password (MFA-04).
-   * @throws TooManyAttemptsError or PasskeyRejectedError, always
+   * A failed passkey counts like a wrong code: at MAX_MFA_FAILURES the sign-in starts over (MFA-04).
+   * @throws TooManyCodesError or PasskeyRejectedError, always
    */
   async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: Extract<Stage, { name: 'mfa' }>): Promise<never> {
-    const failures = stage.failures + 1;
-    const reason = failures >= MAX_MFA_FAILURES ? 'too_many_attempts' : 'wrong_code';
-    await deps.audit.record({ type: 'mfa_verify', outcome: 'failure', reason, accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor: 'passkey', failures } }, ctx);
-    if (failures >= MAX_MFA_FAILURES) {
-      await loaded.interaction.destroy();
-      throw new TooManyAttemptsError();
-    }
-    await provider.interactionResult(ctx.req, ctx.res, { gatehouse: { ...stage, failures } }, { mergeWithLastSubmission: false });
+    await countSecondFactorFailure(ctx, provider, loaded, stage, { factor: 'passkey' }, deps.audit);
     throw new PasskeyRejectedError();
   }
 

@@ -8,7 +8,6 @@ import { enrolledFactors } from '../accounts/mfa/factors.ts';
 import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { AppError } from '../errors.ts';
 import { parseForm } from '../http/form-pages.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { ACR } from '../oidc/acr.ts';
@@ -18,16 +17,8 @@ import type { Db } from '../storage/postgres/db.ts';
 import type { LoadedInteraction } from './context.ts';
 import { clientIdOf, finishLogin } from './next-step.ts';
 import { wrongStage, type InteractionPages } from './pages.ts';
-import { MAX_MFA_FAILURES, type Stage } from './state.ts';
-
-/** The sign-in ran out of second-factor attempts (this interaction) or the authenticator is locked. */
-class TooManyCodesError extends AppError {
-  constructor(locked: boolean) {
-    super(400, locked ? 'mfa_locked' : 'mfa_too_many_attempts', locked
-      ? 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.'
-      : 'Too many wrong codes. Go back to the application and sign in again.');
-  }
-}
+import { countSecondFactorFailure } from './second-factor-failures.ts';
+import type { Stage } from './state.ts';
 
 export interface SecondFactorDeps {
   db: Db;
@@ -108,20 +99,8 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
   });
 
-  /**
-   * One more wrong code in this interaction. At MAX_MFA_FAILURES, or when the authenticator is locked,
-   * the interaction is destroyed and the next attempt starts again from the password (MFA-04). Otherwise
-   * the count is saved and the response is a 400 page.
-   */
   async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: CodeStage, locked: boolean, factor: string): Promise<void> {
-    const failures = stage.failures + 1;
-    const reason = locked ? 'account_locked' : failures >= MAX_MFA_FAILURES ? 'too_many_attempts' : 'wrong_code';
-    await deps.audit.record({ type: 'mfa_verify', outcome: 'failure', reason, accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor, failures } }, ctx);
-    if (locked || failures >= MAX_MFA_FAILURES) {
-      await loaded.interaction.destroy();
-      throw new TooManyCodesError(locked);
-    }
-    await provider.interactionResult(ctx.req, ctx.res, { gatehouse: { ...stage, failures } }, { mergeWithLastSubmission: false });
+    await countSecondFactorFailure(ctx, provider, loaded, stage, { factor, locked }, deps.audit);
     ctx.status = 400;
   }
 
