@@ -230,7 +230,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
-    const settingsDeps = { ...accountDeps, provider: holder.current, recoveryCodes };
+    const settingsDeps = { ...accountDeps, provider: holder.current, recoveryCodes, audit };
     const accountSettings = accountSettingsRouter(settingsDeps, render, csrf);
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     const passkeySettings = passkeySettingsRouter(settingsDeps, render, csrf);

@@ -68,7 +68,7 @@ export async function pendingEmailChange(deps: AccountSettingsDeps, token: strin
  * the old address (so its owner learns if someone else did this). Returns the new address, or
  * undefined when the link is used, expired, unknown, or the address was taken meanwhile.
  */
-export async function confirmEmailChange(deps: AccountSettingsDeps, token: string, locale: Locale): Promise<string | undefined> {
+export async function confirmEmailChange(deps: AccountSettingsDeps, token: string, locale: Locale): Promise<{ accountId: string; newEmail: string } | undefined> {
   const now = deps.now();
   const row = await consumeAccountToken(deps.db, hashToken(token), 'change_email', now);
   if (!row) return undefined;
@@ -81,7 +81,7 @@ export async function confirmEmailChange(deps: AccountSettingsDeps, token: strin
       await retireAccountTokens(trx, row.account_id, 'verify_email', now);
       await deps.mail.queue(oldEmail, 'email-changed', locale, { newEmail: row.email }, trx);
       deps.logger.info({ accountId: row.account_id }, 'email address changed');
-      return row.email;
+      return { accountId: row.account_id, newEmail: row.email };
     });
   } catch (error) {
     // Another account registered or moved to this address after the link was sent.

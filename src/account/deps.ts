@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { AccountFlowDeps } from '../recovery/deps.ts';
 import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 
@@ -10,6 +11,8 @@ export type AccountSettingsDeps = Omit<AccountFlowDeps, 'rateLimits'> & {
   /** The current oidc-provider instance (it is replaced on key rotation). */
   provider(): Provider;
   recoveryCodes: RecoveryCodeDeps;
+  /** Every change made on these pages is audited (who, from where), after it succeeded. */
+  audit: AuditLog;
 };
 
 export type { FieldProblem as SettingsProblem } from '../http/form-pages.ts';

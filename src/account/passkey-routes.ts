@@ -69,6 +69,7 @@ export function passkeySettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await completePasskeyRegistration(deps, account, { response: form.response, name: form.passkeyName }, localeOf(ctx));
     if (!result.ok) return security(ctx, account, result.problems, 400);
+    await deps.audit.record({ type: 'passkey_added', accountId: account.id }, ctx);
     const { recoveryCodes } = result;
     page(ctx, 'account-settings/passkey-added', {
       title: 'settings.passkeyAdded.title',
@@ -96,6 +97,7 @@ export function passkeySettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!account) return signedOut(ctx, 401);
     const result = await removePasskeyOf(deps, account, { passkeyId: form.removePasskey, password: form.removePasskeyPassword }, localeOf(ctx));
     if (!result.ok) return security(ctx, account, result.problems, 400);
+    await deps.audit.record({ type: 'passkey_removed', accountId: account.id, details: { last_factor: result.lastFactor } }, ctx);
     page(ctx, 'account-settings/passkey-removed', { title: 'settings.passkeyRemoved.title', lastFactor: result.lastFactor });
   });
 

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import type { AuditDetails, AuditEventType } from '../audit/audit-log.ts';
 import { clearStashedToken, landFromMailLink, stashedToken } from '../http/browser-binding.ts';
 import { formPages, formText, parseForm, problemsByField } from '../http/form-pages.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
@@ -54,6 +55,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
 
+  /** Each change, once it has succeeded: the owner, the change, and where the request came from (LOG-01). */
+  const audited = (ctx: Context, account: AccountRow, type: AuditEventType, details?: AuditDetails) =>
+    deps.audit.record({ type, accountId: account.id, details }, ctx);
   const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
   const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
     page(
@@ -91,8 +95,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await changePassword(deps, account, form, localeOf(ctx));
-    if (result.ok) page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
-    else overview(ctx, account, { problems: result.problems }, 400);
+    if (!result.ok) return overview(ctx, account, { problems: result.problems }, 400);
+    await audited(ctx, account, 'password_changed');
+    page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
   });
 
   router.post('/account/email', async (ctx) => {
@@ -101,8 +106,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await requestEmailChange(deps, account, { newEmail: form.newEmail, password: form.emailPassword }, localeOf(ctx));
-    if (result.ok) page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
-    else overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+    if (!result.ok) return overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
+    await audited(ctx, account, 'email_change_requested');
+    page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
   });
 
   const setupPage = (ctx: Context, setup: AuthenticatorSetup, problems: SettingsProblem[] = [], status = 200) =>
@@ -133,8 +139,10 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await confirmAuthenticator(deps, account, form.code, localeOf(ctx));
-    if (result.ok) codesPage(ctx, result.recoveryCodes);
-    else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
+    if (result.ok) {
+      await audited(ctx, account, 'mfa_enabled', { factor: 'totp' });
+      codesPage(ctx, result.recoveryCodes);
+    } else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
     else await security(ctx, account, [], 409); // nothing pending: already on, or never started
   });
 
@@ -144,8 +152,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const account = await signedInAccount(deps.provider(), deps.db, ctx);
     if (!account) return signedOut(ctx, 401);
     const result = await removeAuthenticator(deps, account, { password: form.totpPassword, code: form.totpCode }, localeOf(ctx));
-    if (result.ok) page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
-    else await security(ctx, account, result.problems, 400);
+    if (!result.ok) return security(ctx, account, result.problems, 400);
+    await audited(ctx, account, 'mfa_disabled', { factor: 'totp' });
+    page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
   });
 
   // A new set of recovery codes (the old ones stop working), behind the current password (MFA-05, MFA-07).
@@ -158,7 +167,9 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     if (!passwordOk || !(await isTwoStepOn(deps, account.id))) {
       return security(ctx, account, [{ field: 'recoveryPassword', messageKey: 'settings.problem.currentPassword' }], 400);
     }
-    codesPage(ctx, await generateRecoveryCodes(deps.recoveryCodes, account.id), true);
+    const codes = await generateRecoveryCodes(deps.recoveryCodes, account.id);
+    await audited(ctx, account, 'recovery_codes_regenerated');
+    codesPage(ctx, codes, true);
   });
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.
@@ -173,9 +184,10 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     checkCsrf(ctx, parse(csrfOnly, ctx.request.body).csrf);
     const stashed = stashedToken(ctx, https, CONFIRM_EMAIL_PATH);
     clearStashedToken(ctx, https, CONFIRM_EMAIL_PATH);
-    const newEmail = stashed ? await confirmEmailChange(deps, stashed, localeOf(ctx)) : undefined;
-    if (newEmail) page(ctx, 'account-settings/email-changed', { title: 'settings.emailChanged.title', newEmail });
-    else page(ctx, 'account-settings/link-expired', { title: 'settings.expired.title' }, 400);
+    const changed = stashed ? await confirmEmailChange(deps, stashed, localeOf(ctx)) : undefined;
+    if (!changed) return page(ctx, 'account-settings/link-expired', { title: 'settings.expired.title' }, 400);
+    await deps.audit.record({ type: 'email_changed', accountId: changed.accountId }, ctx);
+    page(ctx, 'account-settings/email-changed', { title: 'settings.emailChanged.title', newEmail: changed.newEmail });
   });
   return router;
 }
