@@ -8,7 +8,7 @@ export const mfaPagesEn = {
   'mfa.wrongCode': 'That code is not right. Check the time on your phone and try the newest code.',
   'mfa.recovery.heading': 'Your recovery codes',
   'mfa.recovery.explain': 'If you lose your phone, each of these codes signs you in once in place of a code from the app. Save them somewhere safe now: they are shown only this once.',
-  'mail.mfaChanged.recovery': 'One of your recovery codes was just used to sign in to your account. Each code works once; you can make a new set on your account page.',
+  'mail.mfaChanged.recovery': 'One of your recovery codes was just used to sign in to your account. Each code works once; you can make a new set on your sign-in security page (/account/security).',
   'mfa.recovery.regenerateExplain': 'Lost your recovery codes or used several? Make a new set; the old codes stop working.',
   'mfa.recovery.regenerate': 'Make new recovery codes',
   'mfa.recovery.replaced': 'Your new recovery codes are below. The old ones no longer work.',

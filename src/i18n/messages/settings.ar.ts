@@ -79,6 +79,6 @@ export const settingsPagesAr: Record<keyof typeof settingsPagesEn, string> = {
   'settings.recoveryCodes.fileHeader': 'رموز الاسترداد لـ {host}، أُنشئت في {date}. يعمل كل رمز مرة واحدة.',
   'mail.mfaChanged.subject': 'تغيَّر التحقُّق بخطوتين في حسابك',
   'mail.mfaChanged.on': 'فُعِّل التحقُّق بخطوتين لحسابك: يطلب تسجيل الدخول الآن رمزًا من تطبيق مصادقة.',
-  'mail.mfaChanged.off': 'أُوقِف التحقُّق بخطوتين لحسابك: صار تسجيل الدخول يتطلَّب كلمة المرور وحدها.',
+  'mail.mfaChanged.off': 'أُوقِف تطبيق المصادقة لحسابك: لم تعد رموزه تُسجِّل دخولك.',
   'mail.mfaChanged.notYou': 'إذا لم تفعل ذلك أنت، فشخص آخر يعرف كلمة مرورك. اختر كلمة مرور جديدة فورًا:',
 };

@@ -79,6 +79,6 @@ export const settingsPagesEn = {
   // The mail about these changes (MFA-07); the other mail strings are in en.ts.
   'mail.mfaChanged.subject': 'Two-step verification changed on your account',
   'mail.mfaChanged.on': 'Two-step verification was turned on for your account: signing in now asks for a code from an authenticator app.',
-  'mail.mfaChanged.off': 'Two-step verification was turned off for your account: signing in now needs only the password.',
+  'mail.mfaChanged.off': 'The authenticator app was turned off for your account: its codes no longer sign you in.',
   'mail.mfaChanged.notYou': 'If you did not do this, someone else knows your password. Choose a new one right away:',
 };
