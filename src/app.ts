@@ -139,6 +139,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         findAccount: createFindAccount(db),
         hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
         pages: createProviderPages(render, config),
+        audit,
       },
       logger,
     );

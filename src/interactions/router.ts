@@ -140,6 +140,8 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     const grantId = await saveGrant(provider, interaction, stage.accountId);
+    const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+    await deps.audit.record({ type: 'consent_granted', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { scopes: details.missingOIDCScope ?? [], claims: details.missingOIDCClaims ?? [] } }, ctx);
     await finishInteraction(ctx, provider, { consent: { grantId } });
   });
 

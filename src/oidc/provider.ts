@@ -1,19 +1,58 @@
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/load.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { createProviderConfiguration, type ProviderDependencies } from './configuration.ts';
+import { CONSUME_REJECTED } from '../storage/oidc-adapter.ts';
 import { keySetFingerprint, reconcileSigningKeys, toProviderJwks } from './keys.ts';
 
-export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'>;
+export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: AuditLog };
+
+/**
+ * The InvalidGrant details of a code or rotated refresh token coming back (RFC 9700 §4.14):
+ * oidc-provider's own, and our adapters' atomic consume losing a race (CONSUME_REJECTED).
+ */
+const REUSE = new Set(['authorization code already consumed', 'refresh token already used', CONSUME_REJECTED]);
 
 /** Builds an oidc-provider instance for the given keys; all state lives in the adapters, so instances are interchangeable. */
-function buildProvider(config: Config, deps: ProviderDependencies, logger: Logger): Provider {
+function buildProvider(config: Config, deps: ProviderDependencies & { audit: AuditLog }, logger: Logger): Provider {
   const provider = new Provider(config.issuer, createProviderConfiguration(config, deps));
   provider.proxy = config.trustProxy;
   // oidc-provider answers server_error without telling us why; log the cause (never the token).
   provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oidc-provider server_error'));
+  auditProtocolEvents(provider, deps.audit, logger);
   return provider;
+}
+
+/**
+ * The protocol's own events in the audit trail (LOG-01): a replayed code or refresh token (oidc-provider
+ * has already revoked the grant; someone holds a stolen token) and an ended session. These fire after
+ * the response is decided, so a failed write is logged rather than failing the request.
+ */
+function auditProtocolEvents(provider: Provider, audit: AuditLog, logger: Logger): void {
+  const record = (event: Parameters<AuditLog['record']>[0], ctx: Parameters<AuditLog['record']>[1]) =>
+    audit.record(event, ctx).catch((error: unknown) => logger.error({ err: error, type: event.type }, 'audit event lost'));
+  provider.on('grant.error', (ctx, error) => {
+    // InvalidGrant keeps its specific reason in error_detail (the client sees the generic description).
+    if (!REUSE.has((error as { error_detail?: string }).error_detail ?? '')) return;
+    // Which token came back is the grant type; the entity (and so the account) is known only when
+    // oidc-provider had loaded it before the refusal.
+    const kind = ctx.oidc.params?.['grant_type'] === 'refresh_token' ? 'refresh_token' : 'authorization_code';
+    const { AuthorizationCode, RefreshToken } = ctx.oidc.entities;
+    const replayed = kind === 'refresh_token' ? RefreshToken : AuthorizationCode;
+    void record({
+      type: 'token_reuse_detected',
+      outcome: 'failure',
+      reason: 'code_reused',
+      accountId: replayed?.accountId,
+      clientId: ctx.oidc.client?.clientId,
+      details: { kind, grant_revoked: true },
+    }, ctx);
+  });
+  provider.on('end_session.success', (ctx) => {
+    void record({ type: 'sign_out', accountId: ctx.oidc.session?.accountId, clientId: ctx.oidc.client?.clientId }, ctx);
+  });
 }
 
 export interface ProviderHolder {

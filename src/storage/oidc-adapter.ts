@@ -55,8 +55,11 @@ export function accountIdOf(payload: AdapterPayload | undefined): string | undef
 }
 
 /** oidc-provider's own error, so its token endpoint answers 400 invalid_grant rather than a 500. */
+/** The detail of a lost or replayed consume (clients see invalid_grant); the audit trail recognises it. */
+export const CONSUME_REJECTED = 'grant already used; the grant is revoked';
+
 export function invalidGrant(): Error {
-  return new errors.InvalidGrant('grant request is invalid');
+  return new errors.InvalidGrant(CONSUME_REJECTED);
 }
 
 /** The grantId a payload was issued under, if any. */

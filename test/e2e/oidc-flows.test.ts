@@ -54,6 +54,17 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     service = await oidc.discovery(new URL(server.issuer), 'service', undefined, oidc.ClientSecretBasic(`${SECRET}-svc`), insecure);
   });
 
+  /** Audit rows of `type` for web-app that match; protocol events are written just after the response. */
+  async function auditEvents(type: 'token_reuse_detected' | 'sign_out' | 'consent_granted', match: (details: Record<string, unknown>) => boolean = () => true): Promise<number> {
+    for (let tries = 0; ; tries += 1) {
+      const rows = await server.app.db.selectFrom('audit_events').select(['details', 'client_id']).where('type', '=', type).execute();
+      const count = rows.filter((row) => row.client_id === 'web-app' && match(row.details)).length;
+      if (count > 0 || tries === 50) return count;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  const reuseEvents = (kind: string) => auditEvents('token_reuse_detected', (details) => details.kind === kind);
+
   afterAll(async () => {
     await server?.close();
     await stackEnv?.cleanup();
@@ -110,6 +121,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
   it('rotates refresh tokens and revokes the grant when an old one is replayed', async () => {
     const { tokens } = await codeFlow({ scope: 'openid email offline_access', prompt: 'consent' });
     expect(tokens.refresh_token).toBeDefined();
+    expect(await auditEvents('consent_granted', (details) => (details.scopes as string[]).includes('offline_access'))).toBeGreaterThanOrEqual(1);
     const rotated = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
     expect(rotated.refresh_token).toBeDefined();
     expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
@@ -117,6 +129,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     // Reuse detection revoked the whole grant: the newest refresh token and its access token die too.
     await expect(oidc.refreshTokenGrant(rp, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await oidc.tokenIntrospection(rp, rotated.access_token)).active).toBe(false);
+    expect(await reuseEvents('refresh_token')).toBeGreaterThanOrEqual(1);
   });
 
   it('issues client_credentials tokens that introspect as active, and revocation ends them', async () => {
@@ -141,6 +154,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     const landed = new URL(done.headers.get('location')!);
     expect(landed.origin + landed.pathname).toBe('http://127.0.0.1:8080/bye');
     expect(landed.searchParams.get('state')).toBe('bye');
+    expect(await auditEvents('sign_out')).toBe(1);
 
     // Back-channel logout: the RP received a logout token it can verify from JWKS alone.
     expect(logoutTokens).toHaveLength(1);
@@ -178,5 +192,7 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     expect(won).toHaveLength(1);
     expect(attempts.filter((attempt) => attempt.status === 400 && attempt.body.error === 'invalid_grant')).toHaveLength(9);
     expect((await oidc.tokenIntrospection(rp, won[0]!.body.access_token!)).active).toBe(false);
+    // LOG-01: the replay is in the audit trail, for the operator to find the stolen code's client.
+    expect(await reuseEvents('authorization_code')).toBeGreaterThanOrEqual(1);
   });
 });
