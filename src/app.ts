@@ -192,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     koa.use(webauthnAssets().routes());
     koa.use(healthRouter(checks).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);
+    const devices = { db, mail: mailer, issuer: config.issuer, now: () => new Date(clock()), enabled: config.accounts.newDeviceAlerts };
     const interactions = interactionRouter({
       db,
       hasher,
@@ -204,6 +205,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       mail: mailer,
       issuer: config.issuer,
       audit,
+      devices,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
@@ -211,6 +213,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       passkeys,
       pages: interactionPages({ render, csrf, registrationOpen: config.registration === 'open' }),
       audit,
+      devices,
       provider: holder.current,
       allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn,
     });

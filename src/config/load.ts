@@ -51,6 +51,8 @@ export interface Config {
     readonly resetTtl: number;
     /** Every sign-in needs a second factor (MFA-08); clients can ask for it alone with `mfa_required`. */
     readonly mfaRequired: boolean;
+    /** Mail on a sign-in from a browser the account has not used (a long-lived device cookie). */
+    readonly newDeviceAlerts: boolean;
   };
 }
 
@@ -199,6 +201,7 @@ export function loadConfig(processEnv: Env): Config {
       verificationTtl: raw.EMAIL_VERIFICATION_TTL,
       resetTtl: raw.PASSWORD_RESET_TTL,
       mfaRequired: raw.MFA_REQUIRED,
+      newDeviceAlerts: raw.NEW_DEVICE_ALERTS,
     },
   };
   return Object.freeze(config);

@@ -90,6 +90,8 @@ export const configSchema = z.object({
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(15),
   /** Every account must use a second factor (allows PASSWORD_MIN_LENGTH down to 8). */
   MFA_REQUIRED: bool(false),
+  /** Mail the owner when an account signs in from a browser it has not used before. */
+  NEW_DEVICE_ALERTS: bool(true),
   /** Base URL of a k-anonymity breached-password range API (HIBP-compatible: GET {url}/{first 5 SHA-1 hex}); unset: off. */
   BREACHED_PASSWORD_API_URL: optionalUrl(['https:', 'http:']),
   /** Whether accounts whose email is not verified yet may sign in (email_verified stays false in their tokens). */

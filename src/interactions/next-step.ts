@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
+import { noteSignInDevice, type KnownDevicesDeps } from '../accounts/known-devices.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { ACR } from '../oidc/acr.ts';
 import { requiresMfa } from '../oidc/policy.ts';
@@ -27,10 +28,17 @@ export const UNMET = {
  * essential that this sign-in does not meet, the spec's error goes back instead: finishing anyway would
  * only send oidc-provider straight back into another login prompt.
  */
-export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult, audit: AuditLog): Promise<void> {
+/** What every finished sign-in does besides resolving the prompt: the audit row, the new-browser check. */
+export interface SignInEffects {
+  audit: AuditLog;
+  devices: KnownDevicesDeps;
+}
+
+export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult, effects: SignInEffects): Promise<void> {
   const { essential } = acrRequestOf(loaded.interaction.params);
   if (essential && !essential.includes(login.acr)) return finishInteraction(ctx, provider, UNMET);
-  await audit.record({ type: 'sign_in', accountId: login.accountId, clientId: clientIdOf(loaded), details: { amr: login.amr, acr: login.acr } }, ctx);
+  await effects.audit.record({ type: 'sign_in', accountId: login.accountId, clientId: clientIdOf(loaded), details: { amr: login.amr, acr: login.acr } }, ctx);
+  await noteSignInDevice(effects.devices, ctx, login.accountId);
   await finishInteraction(ctx, provider, { login });
 }
 
@@ -54,7 +62,7 @@ export async function continueAfterPassword(
   ctx: Context,
   provider: Provider,
   loaded: LoadedInteraction,
-  deps: { db: Db; mfaRequired: boolean; audit: AuditLog },
+  deps: SignInEffects & { db: Db; mfaRequired: boolean },
   first: { accountId: string; remember: boolean },
 ): Promise<void> {
   const next = await nextStepFor(deps, loaded, first.accountId);
@@ -66,6 +74,6 @@ export async function continueAfterPassword(
     case 'unmet':
       return finishInteraction(ctx, provider, UNMET);
     case 'finish':
-      return finishLogin(ctx, provider, loaded, { ...first, amr, acr: ACR.password }, deps.audit);
+      return finishLogin(ctx, provider, loaded, { ...first, amr, acr: ACR.password }, deps);
   }
 }

@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { passkeyAmr, passkeyAuthenticationOptions, verifyPasskeyAssertion, type PasskeyUse } from '../accounts/mfa/passkey-assertions.ts';
 import type { PasskeyDeps } from '../accounts/mfa/passkeys.ts';
+import type { KnownDevicesDeps } from '../accounts/known-devices.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { AppError } from '../errors.ts';
 import { parseForm } from '../http/form-pages.ts';
@@ -36,6 +37,7 @@ export interface PasskeySignInDeps {
   /** The interaction pages' loading and CSRF token, shared with the password and code forms. */
   pages: Pick<InteractionPages, 'load' | 'verifyCsrf'>;
   audit: AuditLog;
+  devices: KnownDevicesDeps;
   provider(): Provider;
   /** Mirrors the password sign-in's rule (ALLOW_UNVERIFIED_SIGN_IN). */
   allowUnverifiedSignIn: boolean;
@@ -97,7 +99,7 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
       if (!outcome.ok) return countFailure(ctx, provider, loaded, stage);
       const amr = passkeyAmr(outcome.deviceType);
       await deps.audit.record({ type: 'mfa_verify', accountId: stage.accountId, clientId, details: { factor: 'passkey', amr } }, ctx);
-      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, amr, 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
+      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, amr, 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps);
       return;
     }
     const refuse = async (reason: 'wrong_code' | 'account_disabled' | 'email_unverified', accountId?: string) =>
@@ -119,7 +121,7 @@ export function passkeySignInRouter(deps: PasskeySignInDeps): Router {
     }
     // A passkey with user verification is a multi-factor authenticator on its own (something you have,
     // unlocked by something you know or are), so it reaches the mfa level without a password (amr 'mfa').
-    await finishLogin(ctx, provider, loaded, { accountId: account.id, amr: [passkeyAmr(outcome.deviceType), 'mfa'], acr: ACR.mfa, remember: form.remember === '1' }, deps.audit);
+    await finishLogin(ctx, provider, loaded, { accountId: account.id, amr: [passkeyAmr(outcome.deviceType), 'mfa'], acr: ACR.mfa, remember: form.remember === '1' }, deps);
   });
 
   /**

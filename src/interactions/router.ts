@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { authenticateWithPassword } from '../accounts/authenticate.ts';
 import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import type { KnownDevicesDeps } from '../accounts/known-devices.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { TotpDeps } from '../accounts/mfa/totp.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
@@ -35,6 +36,8 @@ export interface InteractionDeps {
   mail: MailQueue;
   issuer: string;
   audit: AuditLog;
+  /** The new-browser check after every finished sign-in (NEW_DEVICE_ALERTS). */
+  devices: KnownDevicesDeps;
   /** Shown as links on the sign-in page and enforced after a correct password; mfaRequired is MFA_REQUIRED. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean; mfaRequired: boolean };
 }
@@ -73,7 +76,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const pages = interactionPages({ render: deps.render, csrf: deps.csrf, registrationOpen: deps.accounts.registrationOpen });
   const { load, page, verifyCsrf } = pages;
   const secondFactor = addSecondFactorRoutes(router, deps, pages);
-  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired, audit: deps.audit };
+  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired, audit: deps.audit, devices: deps.devices };
 
   router.get('/', async (ctx) => {
     const provider = deps.provider();

@@ -7,6 +7,7 @@ import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-f
 import { enrolledFactors } from '../accounts/mfa/factors.ts';
 import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import type { KnownDevicesDeps } from '../accounts/known-devices.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { parseForm } from '../http/form-pages.ts';
 import { localeOf } from '../http/middleware/locale.ts';
@@ -27,6 +28,7 @@ export interface SecondFactorDeps {
   mail: MailQueue;
   issuer: string;
   audit: AuditLog;
+  devices: KnownDevicesDeps;
   provider(): Provider;
 }
 
@@ -61,7 +63,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     if (outcome === 'accepted') {
       await deps.audit.record({ type: recovery ? 'recovery_code_used' : 'mfa_verify', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor } }, ctx);
       if (recovery) await notify(ctx, stage.accountId, 'recovery');
-      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
+      await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps);
       return;
     }
     await countFailure(ctx, provider, loaded, stage, outcome === 'locked', factor);
@@ -96,7 +98,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     verifyCsrf(loaded, parseForm(continueForm, ctx.request.body).csrf);
     const { stage } = loaded;
     if (stage.name !== 'enrolled') throw wrongStage();
-    await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps.audit);
+    await finishLogin(ctx, provider, loaded, { accountId: stage.accountId, amr: [...stage.amr, 'otp', 'mfa'], acr: ACR.mfa, remember: stage.remember }, deps);
   });
 
   async function countFailure(ctx: Context, provider: Provider, loaded: LoadedInteraction, stage: CodeStage, locked: boolean, factor: string): Promise<void> {

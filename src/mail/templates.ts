@@ -20,6 +20,8 @@ const MAILS = {
   // `change`: 'on' / 'off' (an authenticator app, MFA-07), 'recovery' (a recovery code was used),
   // 'passkey-added' / 'passkey-removed'.
   'mfa-changed': { subject: 'mail.mfaChanged.subject', fields: { change: 'text', resetUrl: 'url' } },
+  // A sign-in from a browser the account had not used (NEW_DEVICE_ALERTS); browser is the bounded user agent.
+  'new-device': { subject: 'mail.newDevice.subject', fields: { when: 'text', ip: 'text', browser: 'text', resetUrl: 'url' } },
 } as const satisfies Record<string, { subject: MessageKey; fields: Record<string, FieldKind> }>;
 
 export type MailName = keyof typeof MAILS;

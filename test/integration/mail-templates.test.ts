@@ -15,6 +15,7 @@ const MODELS: { [N in MailName]: MailModel<N> } = {
   'email-change-verify': { link: LINK, newEmail: 'new<b>@example.com', hours: 24 },
   'email-changed': { newEmail: 'new<b>@example.com' },
   'mfa-changed': { change: 'on', resetUrl: LINK },
+  'new-device': { when: '2026-11-29 10:00 UTC', ip: '203.0.113.7', browser: 'Mozilla/5.0 <script>', resetUrl: LINK },
 };
 
 const decode = (html: string) =>

@@ -81,4 +81,11 @@ export const settingsPagesAr: Record<keyof typeof settingsPagesEn, string> = {
   'mail.mfaChanged.on': 'فُعِّل التحقُّق بخطوتين لحسابك: يطلب تسجيل الدخول الآن رمزًا من تطبيق مصادقة.',
   'mail.mfaChanged.off': 'أُوقِف تطبيق المصادقة لحسابك: لم تعد رموزه تُسجِّل دخولك.',
   'mail.mfaChanged.notYou': 'إذا لم تفعل ذلك أنت، فشخص آخر يعرف كلمة مرورك. اختر كلمة مرور جديدة فورًا:',
+  'mail.newDevice.subject': 'تسجيل دخول جديد إلى حسابك',
+  'mail.newDevice.intro': 'سُجِّل الدخول إلى حسابك للتو من متصفح لم يُستخدم معه من قبل.',
+  'mail.newDevice.when': 'الوقت: {when}',
+  'mail.newDevice.where': 'من العنوان: {ip}',
+  'mail.newDevice.browser': 'المتصفح: {browser}',
+  'mail.newDevice.ifYou': 'إذا كنت أنت، فلا حاجة إلى أي إجراء.',
+  'mail.newDevice.notYou': 'إذا لم تكن أنت، فشخص ما يعرف كلمة مرورك. اختر كلمة مرور جديدة فورًا:',
 };

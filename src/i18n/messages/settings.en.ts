@@ -81,4 +81,11 @@ export const settingsPagesEn = {
   'mail.mfaChanged.on': 'Two-step verification was turned on for your account: signing in now asks for a code from an authenticator app.',
   'mail.mfaChanged.off': 'The authenticator app was turned off for your account: its codes no longer sign you in.',
   'mail.mfaChanged.notYou': 'If you did not do this, someone else knows your password. Choose a new one right away:',
+  'mail.newDevice.subject': 'New sign-in to your account',
+  'mail.newDevice.intro': 'Your account was just signed in to from a browser it has not used before.',
+  'mail.newDevice.when': 'When: {when}',
+  'mail.newDevice.where': 'From address: {ip}',
+  'mail.newDevice.browser': 'Browser: {browser}',
+  'mail.newDevice.ifYou': 'If this was you, there is nothing to do.',
+  'mail.newDevice.notYou': 'If it was not you, someone knows your password. Choose a new one right away:',
 };

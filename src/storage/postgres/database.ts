@@ -97,6 +97,14 @@ export interface AccountTotpTable {
   locked_at: Date | null;
 }
 
+/** Browsers an account signed in from: only the SHA-256 of the device cookie (migration 20261129080000). */
+export interface KnownDevicesTable {
+  account_id: string;
+  device_hash: string;
+  first_seen_at: Timestamp;
+  last_seen_at: Timestamp;
+}
+
 export interface RecoveryCodesTable {
   id: Generated<string>;
   account_id: string;
@@ -167,6 +175,7 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   account_totp: AccountTotpTable;
   recovery_codes: RecoveryCodesTable;
+  known_devices: KnownDevicesTable;
   audit_events: AuditEventsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
