@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { currentStage, InvalidStageError } from '../../src/interactions/state.ts';
+import { acrRequestOf, currentStage, InvalidStageError, nextAfterFirstFactor } from '../../src/interactions/state.ts';
 
 describe('interaction stages', () => {
   it('starts a login prompt at the login stage', () => {
@@ -27,5 +27,33 @@ describe('interaction stages', () => {
 
   it('refuses prompts it does not implement', () => {
     expect(() => currentStage({ prompt: { name: 'select_account' } })).toThrow(InvalidStageError);
+  });
+
+  it('reads an essential acr from the claims parameter, and nothing else', () => {
+    const claims = (acr: unknown) => JSON.stringify({ id_token: { acr } });
+    expect(acrRequestOf({ claims: claims({ essential: true, values: ['a', 'b'] }) })).toEqual({ essential: ['a', 'b'] });
+    expect(acrRequestOf({ claims: claims({ essential: true, value: 'a' }) })).toEqual({ essential: ['a'] });
+    expect(acrRequestOf({ claims: claims({ values: ['a'] }) })).toEqual({}); // voluntary
+    expect(acrRequestOf({ claims: claims({ essential: 'true', value: 'a' }) })).toEqual({});
+    expect(acrRequestOf({ claims: 'not json' })).toEqual({});
+    expect(acrRequestOf({})).toEqual({});
+  });
+
+  it('after the first factor: an enrolled factor is always asked; policy enrols; an essential acr it cannot meet is refused', () => {
+    const base = { hasSecondFactor: false, mfaRequired: false, acr: {}, acrWithoutFactor: 'pwd' };
+    expect(nextAfterFirstFactor(base)).toEqual({ step: 'finish' });
+    expect(nextAfterFirstFactor({ ...base, hasSecondFactor: true })).toEqual({ step: 'mfa' });
+    expect(nextAfterFirstFactor({ ...base, hasSecondFactor: true, mfaRequired: true })).toEqual({ step: 'mfa' });
+    expect(nextAfterFirstFactor({ ...base, mfaRequired: true, acr: { essential: ['mfa'] } })).toEqual({ step: 'enrol' });
+    expect(nextAfterFirstFactor({ ...base, acr: { essential: ['mfa'] } })).toEqual({ step: 'unmet' });
+    expect(nextAfterFirstFactor({ ...base, acr: { essential: ['pwd', 'mfa'] } })).toEqual({ step: 'finish' });
+  });
+
+  it('validates the enrolment stages like the others', () => {
+    const enrol = { name: 'enrol', accountId: 'a', amr: ['pwd'], remember: false, failures: 1 };
+    expect(currentStage({ prompt: { name: 'login' }, result: { gatehouse: enrol } })).toEqual(enrol);
+    const enrolled = { name: 'enrolled', accountId: 'a', amr: ['pwd'], remember: true };
+    expect(currentStage({ prompt: { name: 'login' }, result: { gatehouse: enrolled } })).toEqual(enrolled);
+    expect(() => currentStage({ prompt: { name: 'login' }, result: { gatehouse: { ...enrolled, amr: [] } } })).toThrow(InvalidStageError);
   });
 });
