@@ -7,22 +7,26 @@ export interface LimitRule {
   readonly name: string;
   readonly points: number;
   readonly durationSeconds: number;
+  /** Once `points` is exceeded, refuse the key for this long (default: until the window ends). */
+  readonly blockSeconds?: number;
 }
 
 /**
  * Where counters live: a function from a rule to its limiter. The one place the store is chosen (app.ts
- * passes Redis or memory), so later limits (sign-in, MFA: issue 7) reuse the same store.
+ * passes Redis, Postgres or memory), so every limit (account pages, sign-in, client authentication) uses
+ * the same store.
  */
 export type LimiterStore = (rule: LimitRule) => RateLimiterAbstract;
 
 /**
- * Counters in this process's memory. Exact on the embedded store, which is single-process by
- * construction (its lock file keeps a second process out). On Postgres without Redis each replica would
- * count on its own, multiplying every limit by the replica count (ABU-04): that is tolerated only outside
- * production, and config refuses production without REDIS_URL.
+ * Counters in this process's memory: only for the embedded store, where they are exact because the store
+ * is single-process by construction (its lock file keeps a second process out). With DATABASE_URL the
+ * counters live in Postgres (storage/postgres/rate-limit-store.ts) and with REDIS_URL in Redis, never in a
+ * replica's memory, which would multiply every limit by the replica count (ABU-04).
  */
 export function createMemoryLimiterStore(): LimiterStore {
-  return (rule) => new RateLimiterMemory({ keyPrefix: `rl:${rule.name}`, points: rule.points, duration: rule.durationSeconds });
+  return (rule) =>
+    new RateLimiterMemory({ keyPrefix: `rl:${rule.name}`, points: rule.points, duration: rule.durationSeconds, blockDuration: rule.blockSeconds ?? 0 });
 }
 
 const HOUR = 3600;
@@ -80,20 +84,47 @@ export interface AccountRateLimits {
  */
 const emailKey = (email: string) => email.trim().toLowerCase();
 
+/** Whole seconds for Retry-After: at least 1, so a refusal never says "now". */
+export const retryAfterSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
 /**
  * Counts one point against `limiter`. A refusal carries the wait; any other failure is the store's and
  * fails closed.
  * @throws RateLimitUnavailableError when the store cannot be reached.
  */
-async function consume(limiter: RateLimiterAbstract, key: string): Promise<LimitVerdict> {
+export async function consume(limiter: RateLimiterAbstract, key: string): Promise<LimitVerdict> {
   try {
     await limiter.consume(key);
     return { ok: true };
   } catch (rejection) {
     if (rejection instanceof RateLimiterRes) {
-      return { ok: false, error: new TooManyRequestsError(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))) };
+      return { ok: false, error: new TooManyRequestsError(retryAfterSeconds(rejection.msBeforeNext)) };
     }
     throw new RateLimitUnavailableError(rejection);
+  }
+}
+
+/**
+ * The key's current count, without counting. A count that is not a number is the store's error too:
+ * ioredis reports a failed GET inside MULTI as a reply, not a rejection, and "no number" must not read
+ * as "no limit reached".
+ * @throws RateLimitUnavailableError when the store cannot be reached or answers nonsense.
+ */
+export async function peek(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes | null> {
+  const counted = await storeCall(() => limiter.get(key));
+  if (counted && !Number.isFinite(counted.consumedPoints)) throw new RateLimitUnavailableError(new Error(`unreadable counter for ${key}`));
+  return counted;
+}
+
+/**
+ * Any other call on the store (get, block, reward, delete), failing closed like `consume`.
+ * @throws RateLimitUnavailableError when the store cannot be reached.
+ */
+export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new RateLimitUnavailableError(error);
   }
 }
 

@@ -14,6 +14,12 @@ export interface AccountsTable {
   disabled_at: Date | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Password attempts since the last correct one (ABU-01); counted before the argon2 verify. */
+  failed_sign_ins: Generated<number>;
+  /** No password attempt at this account is admitted before this time (the growing delay). */
+  sign_in_delay_until: Date | null;
+  /** Set at the lock threshold: the password fails like a wrong one until a reset or `user unlock`. */
+  locked_at: Date | null;
 }
 
 export interface ClientsTable {

@@ -14,5 +14,6 @@ export function createRedisLimiterStore(redis: Redis, keyPrefix: string): Limite
       keyPrefix: `${keyPrefix}rl:${rule.name}`,
       points: rule.points,
       duration: rule.durationSeconds,
+      blockDuration: rule.blockSeconds ?? 0,
     });
 }
