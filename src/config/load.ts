@@ -42,6 +42,8 @@ export interface Config {
   readonly defaultLocale: ParsedConfig['DEFAULT_LOCALE'];
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   readonly registration: 'open' | 'closed';
+  /** Sign-in and client-authentication limits (issue 7, ABU-01/02); see SignInLimitsConfig. */
+  readonly limits: LimitsConfig;
   /** retentionDays 0: audit events are never deleted. */
   readonly audit: { readonly retentionDays: number };
   readonly passwords: { readonly minLength: number; readonly breachedApiUrl: string | undefined };
@@ -54,6 +56,28 @@ export interface Config {
     /** Mail on a sign-in from a browser the account has not used (a long-lived device cookie). */
     readonly newDeviceAlerts: boolean;
   };
+}
+
+/** At most `maxFailures` in `windowSeconds`, then refused for `blockSeconds`. */
+export interface FailureLimit {
+  readonly maxFailures: number;
+  readonly windowSeconds: number;
+  readonly blockSeconds: number;
+}
+
+export interface LimitsConfig {
+  readonly signIn: {
+    /** Per (account, client IP). */
+    readonly pair: FailureLimit;
+    /** Per client IP across accounts. */
+    readonly ip: FailureLimit;
+    /** Per account from any IP: the growing delay from the `afterFailures`-th consecutive failure. */
+    readonly delay: { readonly afterFailures: number; readonly initialSeconds: number; readonly maxSeconds: number };
+    /** Consecutive failures that lock the password. */
+    readonly lockAfterFailures: number;
+  };
+  /** Per (client_id, client IP) at the endpoints that authenticate clients. */
+  readonly clientAuth: FailureLimit;
 }
 
 type Env = Record<string, string | undefined>;
@@ -130,6 +154,9 @@ function crossKeyProblems(input: Env): string[] {
   if (minLength < 15 && !truthy(input.MFA_REQUIRED)) {
     problems.push('PASSWORD_MIN_LENGTH: below 15 only when MFA_REQUIRED=true (NIST SP 800-63B-4: a password alone needs 15)');
   }
+  if (Number(input.SIGN_IN_DELAY_INITIAL_SECONDS ?? 1) > Number(input.SIGN_IN_DELAY_MAX_SECONDS ?? 900)) {
+    problems.push('SIGN_IN_DELAY_INITIAL_SECONDS: must not exceed SIGN_IN_DELAY_MAX_SECONDS');
+  }
   if (truthy(input.SEED_DEMO) && input.DATABASE_URL) {
     problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
   }
@@ -194,6 +221,15 @@ export function loadConfig(processEnv: Env): Config {
     defaultLocale: raw.DEFAULT_LOCALE,
     mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM },
     registration: raw.REGISTRATION ?? (raw.NODE_ENV === 'production' ? 'closed' : 'open'),
+    limits: {
+      signIn: {
+        pair: { maxFailures: raw.SIGN_IN_PAIR_MAX_FAILURES, windowSeconds: raw.SIGN_IN_PAIR_WINDOW_SECONDS, blockSeconds: raw.SIGN_IN_PAIR_BLOCK_SECONDS },
+        ip: { maxFailures: raw.SIGN_IN_IP_MAX_FAILURES, windowSeconds: raw.SIGN_IN_IP_WINDOW_SECONDS, blockSeconds: raw.SIGN_IN_IP_BLOCK_SECONDS },
+        delay: { afterFailures: raw.SIGN_IN_DELAY_AFTER_FAILURES, initialSeconds: raw.SIGN_IN_DELAY_INITIAL_SECONDS, maxSeconds: raw.SIGN_IN_DELAY_MAX_SECONDS },
+        lockAfterFailures: raw.SIGN_IN_LOCK_AFTER_FAILURES,
+      },
+      clientAuth: { maxFailures: raw.CLIENT_AUTH_MAX_FAILURES, windowSeconds: raw.CLIENT_AUTH_WINDOW_SECONDS, blockSeconds: raw.CLIENT_AUTH_BLOCK_SECONDS },
+    },
     audit: { retentionDays: raw.AUDIT_RETENTION_DAYS },
     passwords: { minLength: raw.PASSWORD_MIN_LENGTH, breachedApiUrl: raw.BREACHED_PASSWORD_API_URL },
     accounts: {

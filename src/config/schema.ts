@@ -102,6 +102,32 @@ export const configSchema = z.object({
   PASSWORD_RESET_TTL: z.coerce.number().int().min(60).max(86400).default(1800),
   /** Days audit events are kept before the cleanup job deletes them; 0 keeps them forever. */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(365),
+  /** Failed sign-ins allowed per (account, client IP) before that pair is blocked (ABU-01). */
+  SIGN_IN_PAIR_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** Seconds over which a pair's failures are counted (a correct password clears them). */
+  SIGN_IN_PAIR_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Seconds a pair stays blocked once it has used up its failures. */
+  SIGN_IN_PAIR_BLOCK_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Sign-ins that did not succeed allowed per client IP across all accounts, against credential stuffing (ABU-02). */
+  SIGN_IN_IP_MAX_FAILURES: z.coerce.number().int().min(1).default(20),
+  /** Seconds over which an IP's unsuccessful sign-ins are counted. */
+  SIGN_IN_IP_WINDOW_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** Seconds an IP stays blocked once it has used up its sign-ins. */
+  SIGN_IN_IP_BLOCK_SECONDS: z.coerce.number().int().min(1).default(600),
+  /** Consecutive failures at one account (from any IP) after which each attempt waits a growing delay. */
+  SIGN_IN_DELAY_AFTER_FAILURES: z.coerce.number().int().min(1).default(5),
+  /** Seconds of the first delay; each further failure doubles it. */
+  SIGN_IN_DELAY_INITIAL_SECONDS: z.coerce.number().int().min(1).default(1),
+  /** Longest delay in seconds. */
+  SIGN_IN_DELAY_MAX_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Consecutive failures that lock an account's password until a reset or `gatehouse user unlock` (NIST: at most 100). */
+  SIGN_IN_LOCK_AFTER_FAILURES: z.coerce.number().int().min(1).max(100).default(100),
+  /** Failed client authentications per (client_id, client IP) at /token, introspection and revocation before a block. */
+  CLIENT_AUTH_MAX_FAILURES: z.coerce.number().int().min(1).default(10),
+  /** Seconds over which failed client authentications are counted. */
+  CLIENT_AUTH_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Seconds a (client, IP) pair stays blocked once it has used up its failures. */
+  CLIENT_AUTH_BLOCK_SECONDS: z.coerce.number().int().min(1).default(900),
   /** Seconds a sign-in interaction may take. */
   INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
   /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */
