@@ -43,6 +43,10 @@ import { ACCOUNT_SETTINGS_POST_PATHS, accountSettingsRouter } from './account/ro
 import { PASSKEY_SETTINGS_POST_PATHS, passkeySettingsRouter } from './account/passkey-routes.ts';
 import { createPasswordPolicy } from './security/password-policy.ts';
 import { createAccountRateLimits, createMemoryLimiterStore } from './security/rate-limits.ts';
+import { createSignInLimits } from './security/sign-in-limits.ts';
+import { createClientAuthLimits } from './security/client-auth-limits.ts';
+import { clientAuthLimiter } from './http/middleware/client-auth-limits.ts';
+import { createPostgresLimiterStore } from './storage/postgres/rate-limit-store.ts';
 import { createRedisLimiterStore } from './storage/redis/rate-limit-store.ts';
 import { createPostgresAccountRevoker } from './storage/postgres/oidc-adapter.ts';
 import { createRedisAccountRevoker } from './storage/redis/oidc-adapter.ts';
@@ -69,6 +73,8 @@ export interface AppOptions {
   migrate?: boolean;
   /** Milliseconds since the epoch; injected by tests that age sessions (reauthentication limits). */
   clock?: () => number;
+  /** Replaces the argon2 hasher built from config (tests wrap it to count verifications). */
+  hasher?: PasswordHasher;
 }
 
 /** A file of views/assets/, read once at start-up and served with an hour's public cache. */
@@ -110,7 +116,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (pending.length > 0) throw new PendingMigrationsError(pending);
     }
     const render = createRenderer({ cache: config.env !== 'development' });
-    const hasher = await createPasswordHasher(config.argon2);
+    const hasher = options.hasher ?? (await createPasswordHasher(config.argon2));
     const clock = options.clock ?? Date.now;
     // Recovery codes have 80 random bits: argon2id at a low, fixed cost is enough (MFA-05).
     const recoveryCodes = { db, hasher: await createPasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 }), now: () => new Date(clock()) };
@@ -192,6 +198,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     koa.use(webauthnAssets().routes());
     koa.use(healthRouter(checks).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);
+    // Rate-limit counters, shared by every replica: Redis when configured, else the Postgres database; on the
+    // embedded store this process's memory, exact there (one process by its lock file).
+    const limiterStore = redis
+      ? createRedisLimiterStore(redis, config.redis!.keyPrefix)
+      : database.kind === 'postgres'
+        ? createPostgresLimiterStore(db)
+        : createMemoryLimiterStore();
+    const signInLimits = createSignInLimits({
+      store: limiterStore,
+      db,
+      limits: config.limits.signIn,
+      now: () => new Date(clock()),
+      lockMail: { mail: mailer, locale: config.defaultLocale, resetUrl: `${config.issuer}/forgot-password` },
+    });
     const devices = { db, mail: mailer, issuer: config.issuer, now: () => new Date(clock()), enabled: config.accounts.newDeviceAlerts };
     const interactions = interactionRouter({
       db,
@@ -206,6 +226,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       issuer: config.issuer,
       audit,
       devices,
+      signInLimits,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
@@ -218,9 +239,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn,
     });
     koa.use(passkeySignIn.routes()).use(passkeySignIn.allowedMethods());
-    // Rate-limit counters: Redis when configured (shared by every replica); otherwise this process's memory,
-    // exact on the embedded store (one process by its lock file); config refuses production without Redis.
-    const limiterStore = redis ? createRedisLimiterStore(redis, config.redis!.keyPrefix) : createMemoryLimiterStore();
     const accountDeps = {
       db,
       hasher,
@@ -230,6 +248,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config,
       logger,
       rateLimits: createAccountRateLimits(limiterStore),
+      audit,
       now: () => new Date(clock()),
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
@@ -244,10 +263,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     // Everything else is the protocol: hand the raw request to the current oidc-provider instance.
     const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+    const clientAuthLimits = clientAuthLimiter(createClientAuthLimits(limiterStore, config.limits.clientAuth), logger);
     koa.use(async (ctx) => {
       const provider = holder.current();
       let handle = handlers.get(provider);
-      if (!handle) handlers.set(provider, (handle = provider.callback()));
+      // Each provider instance (a new one per key rotation) gets the client-authentication limit once.
+      if (!handle) handlers.set(provider, (handle = provider.use(clientAuthLimits).callback()));
       ctx.respond = false;
       await handle(ctx.req, ctx.res);
     });

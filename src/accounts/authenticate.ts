@@ -11,12 +11,14 @@ export type AuthenticationResult =
    */
   | { ok: false; reason: AuthenticationFailure; accountId?: string };
 
-export type AuthenticationFailure = 'unknown_account' | 'no_password' | 'wrong_password' | 'account_disabled';
+export type AuthenticationFailure = 'unknown_account' | 'no_password' | 'wrong_password' | 'account_disabled' | 'account_locked';
 
 /**
- * Checks an email and password. Unknown emails and password-less accounts still pay for one argon2
- * verify (the decoy), disabled accounts fail like a wrong password, and a hash made with weaker
- * parameters than configured is replaced after a successful check.
+ * Checks an email and password. Unknown emails, password-less accounts and locked passwords (100
+ * consecutive failures, ABU-01) still pay for one argon2 verify, the decoy, never against the account's
+ * own hash: a locked password cannot be tried at all, and fails like a wrong one (ABU-03). Disabled
+ * accounts fail like a wrong password, and a hash made with weaker parameters than configured is
+ * replaced after a successful check.
  */
 export async function authenticateWithPassword(
   db: Db,
@@ -25,9 +27,10 @@ export async function authenticateWithPassword(
   password: string,
 ): Promise<AuthenticationResult> {
   const row = await findAccountByEmail(db, email.trim());
-  if (!row || !row.password_hash) {
+  if (!row || !row.password_hash || row.locked_at !== null) {
     await hasher.decoyVerify(password);
-    return row ? { ok: false, reason: 'no_password', accountId: row.id } : { ok: false, reason: 'unknown_account' };
+    if (!row) return { ok: false, reason: 'unknown_account' };
+    return { ok: false, reason: row.locked_at !== null ? 'account_locked' : 'no_password', accountId: row.id };
   }
   const valid = await hasher.verify(row.password_hash, password);
   if (!valid) return { ok: false, reason: 'wrong_password', accountId: row.id };

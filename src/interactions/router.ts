@@ -16,6 +16,7 @@ import { translator } from '../i18n/translate.ts';
 import type { MailQueue } from '../recovery/ports.ts';
 import { STEP_UP_REASONS } from '../oidc/policy.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
+import type { SignInLimits } from '../security/sign-in-limits.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
@@ -23,6 +24,7 @@ import { clientIdOf, continueAfterPassword, nextStepFor, UNMET } from './next-st
 import { interactionPages, wrongStage } from './pages.ts';
 import { describeClaims, describeScopes } from './scopes.ts';
 import { addSecondFactorRoutes } from './second-factor-routes.ts';
+import { admitSignIn, settleSignIn } from './sign-in-gate.ts';
 import { AMR_VALUES, type Stage } from './state.ts';
 
 export interface InteractionDeps {
@@ -38,6 +40,8 @@ export interface InteractionDeps {
   audit: AuditLog;
   /** The new-browser check after every finished sign-in (NEW_DEVICE_ALERTS). */
   devices: KnownDevicesDeps;
+  /** Per IP, per (account, IP) and per account, counted before the password's argon2 (ABU-01/02). */
+  signInLimits: SignInLimits;
   /** Shown as links on the sign-in page and enforced after a correct password; mfaRequired is MFA_REQUIRED. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean; mfaRequired: boolean };
 }
@@ -112,7 +116,9 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const form = parseForm(loginForm, ctx.request.body);
     verifyCsrf(loaded, form.csrf);
     if (loaded.stage.name !== 'login') throw wrongStage();
+    const attempt = await admitSignIn(deps, ctx, form.email, clientIdOf(loaded));
     const result = await authenticateWithPassword(deps.db, deps.hasher, form.email, form.password);
+    await settleSignIn(deps, ctx, attempt, result.ok, clientIdOf(loaded));
     // Unverified accounts may be kept out by config; that message only ever follows a correct password.
     const unverified = result.ok && !result.account.emailVerified && !deps.accounts.allowUnverifiedSignIn;
     if (!result.ok || unverified) {

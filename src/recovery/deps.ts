@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/load.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { AccountRateLimits } from '../security/rate-limits.ts';
@@ -17,6 +18,8 @@ export interface AccountFlowDeps {
   logger: Logger;
   /** Per-IP and per-address limits on these pages (ABU-02, REC-02), on the store app.ts chose. */
   rateLimits: AccountRateLimits;
+  /** The audit trail (app.audit): events these flows record, e.g. account_unlocked by a reset. */
+  audit: AuditLog;
   /** Injected so tests can expire links without waiting. */
   now(): Date;
 }

@@ -3,6 +3,7 @@ import { hashToken, issueToken } from '../security/tokens.ts';
 import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latestAccountTokenAt, retireAccountTokens } from '../storage/postgres/account-tokens.queries.ts';
 import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
+import { unlockSignIn } from '../storage/postgres/sign-in-lock.queries.ts';
 import { hasActiveTotp, verifyTotpForSignIn } from '../accounts/mfa/totp.ts';
 import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, type FieldProblem } from './deps.ts';
 
@@ -52,13 +53,18 @@ export async function accountForResetToken(deps: AccountFlowDeps, token: string)
   return row ? findAccountById(deps.db, row.account_id) : undefined;
 }
 
-export type ResetResult = { ok: true } | { ok: false; expired: true } | { ok: false; expired: false; problems: FieldProblem[] };
+/** `unlocked`: the reset lifted a sign-in lock (100 consecutive wrong passwords, ABU-01); the caller audits it. */
+export type ResetResult =
+  | { ok: true; accountId: string; unlocked: boolean }
+  | { ok: false; expired: true }
+  | { ok: false; expired: false; problems: FieldProblem[] };
 
 /**
  * Sets the new password. A weak password is refused before the link is used up, so the user can try
- * another. Then, in order: the link is consumed atomically (single use), the hash replaced, every
- * session, grant and refresh token of the account revoked, and a notification mailed (REC-06). The
- * user is not signed in: they sign in with the new password (REC-05).
+ * another. Then, in order: the link is consumed atomically (single use), the hash replaced, a sign-in
+ * lock and the failure count cleared (the reset is the recovery NIST asks for), every session, grant and
+ * refresh token of the account revoked, and a notification mailed (REC-06). The user is not signed in:
+ * they sign in with the new password (REC-05).
  */
 export async function completePasswordReset(
   deps: AccountFlowDeps,
@@ -83,13 +89,14 @@ export async function completePasswordReset(
   const passwordHash = await deps.hasher.hash(password);
   const consumed = await deps.db.transaction().execute(async (trx) => {
     const row = await consumeAccountToken(trx, hashToken(token), 'reset_password', deps.now());
-    if (!row) return false;
+    if (!row) return undefined;
     await updatePasswordHash(trx, row.account_id, passwordHash);
+    const unlocked = (await unlockSignIn(trx, row.account_id, deps.now())) === true;
     await deps.mail.queue(account.email, 'password-changed', locale, { resetUrl: `${deps.config.issuer}/forgot-password` }, trx);
-    return true;
+    return { unlocked };
   });
   if (!consumed) return { ok: false, expired: true };
   await deps.revoker.revokeAccount(account.id);
   deps.logger.info({ accountId: account.id }, 'password reset completed; sessions and grants revoked');
-  return { ok: true };
+  return { ok: true, accountId: account.id, unlocked: consumed.unlocked };
 }

@@ -125,6 +125,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     const stashed = stashedToken(ctx, https, RESET);
     const result = stashed ? await completePasswordReset(deps, stashed, { password: form.password, code: form.code }, localeOf(ctx)) : ({ ok: false, expired: true } as const);
     if (result.ok) {
+      if (result.unlocked) await deps.audit.record({ type: 'account_unlocked', accountId: result.accountId, details: { via: 'password_reset' } }, ctx);
       clearStashedToken(ctx, https, RESET);
       page(ctx, 'account/password-changed', { title: 'account.changed.title' });
     } else if (result.expired) {

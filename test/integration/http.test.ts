@@ -115,7 +115,8 @@ describe('readiness when a dependency is down', () => {
     expect(body.checks.redis).toMatch(/^unavailable/);
   });
 
-  it('fails a token request that needs Redis with a prompt server_error, not a hang or a stack trace', async () => {
+  // ABU-04: the client-authentication limit's store is Redis too, and it fails closed before anything else.
+  it('fails a token request that needs Redis promptly with 503 temporarily_unavailable, not a hang or a stack trace', async () => {
     await upsertClient(server.app.db, 'svc', {
       client_id: 'svc', client_secret: 'svc-secret-0123456789-0123456789-01', grant_types: ['client_credentials'],
       response_types: [], redirect_uris: [],
@@ -129,9 +130,9 @@ describe('readiness when a dependency is down', () => {
       },
       body: 'grant_type=client_credentials',
     });
-    expect(response.status).toBe(500);
+    expect(response.status).toBe(503);
     const body = (await response.json()) as Record<string, string>;
-    expect(body.error).toBe('server_error');
+    expect(body.error).toBe('temporarily_unavailable');
     expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|\n\s+at /);
     expect(Date.now() - started).toBeLessThan(15_000);
   });

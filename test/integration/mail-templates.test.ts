@@ -16,6 +16,7 @@ const MODELS: { [N in MailName]: MailModel<N> } = {
   'email-changed': { newEmail: 'new<b>@example.com' },
   'mfa-changed': { change: 'on', resetUrl: LINK },
   'new-device': { when: '2026-11-29 10:00 UTC', ip: '203.0.113.7', browser: 'Mozilla/5.0 <script>', resetUrl: LINK },
+  'account-locked': { resetUrl: LINK, failures: 100 },
 };
 
 const decode = (html: string) =>

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { createApp, type GatehouseApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config/load.ts';
+import type { PasswordHasher } from '../../src/security/passwords.ts';
 
 /** Cheap argon2 for tests (production cost is the config default); everything else is real. */
 export const TEST_ENV = {
@@ -38,10 +39,12 @@ export interface TestServerOptions {
    * browser: an RP ID must be a domain, not an IP address, and http://localhost is a secure context.
    */
   issuerHost?: string;
+  /** Replaces the app's argon2 hasher (tests wrap a real one to count verifications). */
+  hasher?: PasswordHasher;
 }
 
 export async function startTestServer(env: Record<string, string | undefined>, options: TestServerOptions = {}): Promise<TestServer> {
-  const { port = 0, logger = pino({ level: 'silent' }), clock, issuerHost = '127.0.0.1' } = options;
+  const { port = 0, logger = pino({ level: 'silent' }), clock, issuerHost = '127.0.0.1', hasher } = options;
   const slot: { handler?: RequestListener } = {};
   const server: Server = createServer((req, res) => {
     if (slot.handler) void slot.handler(req, res);
@@ -53,7 +56,7 @@ export async function startTestServer(env: Record<string, string | undefined>, o
   let app: GatehouseApp;
   try {
     const config = loadConfig({ ...TEST_ENV, ...env, ISSUER: issuer, PORT: String((server.address() as AddressInfo).port) });
-    app = await createApp(config, { migrate: true, logger, ...(clock ? { clock } : {}) });
+    app = await createApp(config, { migrate: true, logger, ...(clock ? { clock } : {}), ...(hasher ? { hasher } : {}) });
   } catch (error) {
     server.close();
     throw error;
