@@ -43,6 +43,9 @@ Commands:
       --json                      Print the account as JSON.
   user list [--json]              List accounts.
   user disable --email E          Disable an account; it can no longer sign in.
+  user unlock --email E           Lift the lock that 100 consecutive wrong passwords put on an account's
+                                  password sign-in (a password reset lifts it too).
+  user sessions revoke --email E  End the account's sessions, grants and refresh tokens everywhere.
 
   keys list [--json]              List signing keys (kid, alg, status, activates_at, remove_after).
   keys rotate                     Publish a new key per algorithm; it signs after KEY_ACTIVATION_DELAY_SECONDS.

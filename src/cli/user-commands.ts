@@ -1,7 +1,11 @@
 import type { Account } from '../accounts/account.ts';
 import { addUser, disableUser, listUsers } from '../admin/users.ts';
+import { revokeUserSessions, unlockUser } from '../admin/user-access.ts';
 import { UsageError } from '../errors.ts';
 import { createPasswordHasher } from '../security/passwords.ts';
+import { createPostgresAccountRevoker } from '../storage/postgres/oidc-adapter.ts';
+import { createRedisClient } from '../storage/redis/client.ts';
+import { createRedisAccountRevoker } from '../storage/redis/oidc-adapter.ts';
 import { formatTable, noPositionals, parseOptions, print, printJson, readStdin, withAuditedAction, withDatabase, type CliIo } from './context.ts';
 
 /** snake_case like every other CLI JSON (client metadata, keys). */
@@ -66,4 +70,49 @@ async function disable(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-export const userCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, disable };
+/** The --email of a command that acts on one account. */
+function emailOption(args: string[], command: string): string {
+  const { values, positionals } = parseOptions(args, { email: { type: 'string' } });
+  noPositionals(positionals);
+  if (values.email === undefined) throw new UsageError(`${command} needs --email`);
+  return values.email;
+}
+
+async function unlock(args: string[], io: CliIo): Promise<number> {
+  const email = emailOption(args, 'user unlock');
+  const { account, wasLocked } = await withAuditedAction(
+    io,
+    ({ db }) => unlockUser(db, email),
+    (result) => ({ type: 'admin_user_unlocked', accountId: result.account.id, details: { was_locked: result.wasLocked } }),
+  );
+  print(io, wasLocked ? `unlocked user ${account.email}` : `user ${account.email} was not locked; its failure count is cleared`);
+  return 0;
+}
+
+/**
+ * `user sessions revoke`: on the database the deletion commits with its audit event; in Redis it cannot
+ * join the transaction, so it happens first and stays done even if the event then fails to write (an
+ * unrecorded revocation errs on the safe side; the command still exits non-zero).
+ */
+async function sessions(args: string[], io: CliIo): Promise<number> {
+  const [action, ...rest] = args;
+  if (action !== 'revoke') throw new UsageError('user sessions needs a subcommand: revoke');
+  const email = emailOption(rest, 'user sessions revoke');
+  const account = await withAuditedAction(
+    io,
+    async ({ db, config }) => {
+      if (!config.redis) return revokeUserSessions(db, createPostgresAccountRevoker(db), email);
+      const redis = createRedisClient(config.redis.url);
+      try {
+        return await revokeUserSessions(db, createRedisAccountRevoker(redis, config.redis.keyPrefix), email);
+      } finally {
+        redis.disconnect();
+      }
+    },
+    (revoked) => ({ type: 'admin_sessions_revoked', accountId: revoked.id }),
+  );
+  print(io, `revoked every session, grant and token of ${account.email}`);
+  return 0;
+}
+
+export const userCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, disable, unlock, sessions };

@@ -10,11 +10,11 @@ import argon2 from 'argon2';
 import { sql } from 'kysely';
 import Provider from 'oidc-provider';
 import { runCli } from '../../src/cli/main.ts';
-import { loadConfig } from '../../src/config/load.ts';
 import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
 import { findClientById } from '../../src/storage/postgres/clients.queries.ts';
-import { openDatabase, type Db } from '../../src/storage/postgres/db.ts';
+import { openDatabase } from '../../src/storage/postgres/db.ts';
 import { createTestDatabase, postgresUrl } from '../support/backends.ts';
+import { withDb } from '../support/cli.ts';
 
 type Env = Record<string, string>;
 
@@ -35,16 +35,6 @@ async function run(env: Env, argv: string[], stdin = '', signal?: AbortSignal) {
   const io = { env, stdin: Readable.from(stdin ? [stdin] : []), stdout: stdout.stream, stderr: stderr.stream, ...(signal ? { signal } : {}) };
   const code = await runCli(argv, io);
   return { code, stdout: stdout.text(), stderr: stderr.text() };
-}
-
-/** Opens the store the CLI used (and closes it, so the embedded lock is free for the next CLI run). */
-async function withDb<T>(env: Env, work: (db: Db) => Promise<T>): Promise<T> {
-  const handle = await openDatabase(loadConfig(env).database);
-  try {
-    return await work(handle.db);
-  } finally {
-    await handle.close();
-  }
 }
 
 const baseEnv = {

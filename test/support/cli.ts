@@ -1,5 +1,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { openDatabase, type Db } from '../../src/storage/postgres/db.ts';
 
 export interface CliResult {
   code: number;
@@ -24,4 +26,14 @@ export async function gatehouseOk(argv: string[], env: Record<string, string | u
   const result = await gatehouse(argv, env, stdin);
   if (result.code !== 0) throw new Error(`gatehouse ${argv.join(' ')} exited ${result.code}: ${result.stderr}`);
   return result.stdout;
+}
+
+/** Opens the store the CLI used (and closes it, so the embedded lock is free for the next CLI run). */
+export async function withDb<T>(env: Record<string, string | undefined>, work: (db: Db) => Promise<T>): Promise<T> {
+  const handle = await openDatabase(loadConfig(env).database);
+  try {
+    return await work(handle.db);
+  } finally {
+    await handle.close();
+  }
 }
