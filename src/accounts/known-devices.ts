@@ -25,16 +25,17 @@ export interface KnownDevicesDeps {
  * After a finished sign-in (issue 7): recognise this browser by a long-lived random cookie, or mail the
  * owner that their account was signed in from a new one, with when, from which address and which
  * browser, so a sign-in they did not make is noticed. The account's very first browser is not news.
- * The cookie is random and unsigned on purpose: it proves nothing and unlocks nothing, it only lets us
- * stay quiet about browsers the owner has used; only its hash is stored.
+ * The cookie is random and signed like our others (a forged one counts as a new browser); it proves
+ * nothing and unlocks nothing, it only lets us stay quiet about browsers the owner has used; only its
+ * hash is stored.
  */
 export async function noteSignInDevice(deps: KnownDevicesDeps, ctx: Context, accountId: string): Promise<void> {
   if (!deps.enabled) return;
   const https = deps.issuer.startsWith('https:');
   const name = https ? '__Host-gh_device' : 'gh_device';
-  const presented = ctx.cookies.get(name);
+  const presented = ctx.cookies.get(name, { signed: true });
   const deviceId = presented && DEVICE_ID.test(presented) ? presented : randomBytes(32).toString('base64url');
-  ctx.cookies.set(name, deviceId, { httpOnly: true, sameSite: 'lax', secure: https, path: '/', maxAge: DEVICE_COOKIE_MAX_AGE_MS, overwrite: true });
+  ctx.cookies.set(name, deviceId, { signed: true, httpOnly: true, sameSite: 'lax', secure: https, path: '/', maxAge: DEVICE_COOKIE_MAX_AGE_MS, overwrite: true });
   const now = deps.now();
   const { isNew, hadOthers } = await rememberDevice(deps.db, accountId, createHash('sha256').update(deviceId).digest('hex'), now);
   if (!isNew || !hadOthers) return;

@@ -55,12 +55,19 @@ describe('new-device sign-in notification', () => {
   });
 
   it('a forged or malformed device cookie is just a new browser', async () => {
-    const forged = new UserAgent();
-    forged.cookies.set('gh_device', 'not-a-device-id');
+    const known = new UserAgent();
+    await signIn(known);
     const before = (await alerts()).length;
-    await signIn(forged);
+    // A known browser's id without its signature (copied, not issued) does not pass for that browser.
+    const copied = new UserAgent();
+    copied.cookies.set('gh_device', known.cookies.get('gh_device')!);
+    await signIn(copied);
     expect(await alerts()).toHaveLength(before + 1);
-    expect(forged.cookies.get('gh_device')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const malformed = new UserAgent();
+    malformed.cookies.set('gh_device', 'not-a-device-id');
+    await signIn(malformed);
+    expect(await alerts()).toHaveLength(before + 2);
+    expect(malformed.cookies.get('gh_device')).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
 

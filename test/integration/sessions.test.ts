@@ -48,7 +48,8 @@ describe('sessions and cookies', () => {
     expect(codeOf(done.url)).toBeTruthy();
     const cookies = ua.setCookies.map(parseSetCookie).filter((cookie) => !cookie.attributes.has('expires') || !cookie.attributes.get('expires')!.includes('1970'));
     const names = new Set(cookies.map((cookie) => cookie.name));
-    expect(names).toEqual(new Set(['__Secure-gh_interaction', '__Secure-gh_interaction.sig', '__Secure-gh_resume', '__Secure-gh_resume.sig', '__Host-gh_session', '__Host-gh_session.sig']));
+    // gh_device: the new-browser check's long-lived cookie (NEW_DEVICE_ALERTS), held to the same rules.
+    expect(names).toEqual(new Set(['__Secure-gh_interaction', '__Secure-gh_interaction.sig', '__Secure-gh_resume', '__Secure-gh_resume.sig', '__Host-gh_session', '__Host-gh_session.sig', '__Host-gh_device', '__Host-gh_device.sig']));
     for (const cookie of cookies) {
       expect(cookie.attributes.has('secure')).toBe(true);
       expect(cookie.attributes.has('httponly')).toBe(true);
