@@ -249,11 +249,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
       rateLimits: createAccountRateLimits(limiterStore),
       audit,
+      recoveryCodes,
       now: () => new Date(clock()),
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
-    const settingsDeps = { ...accountDeps, provider: holder.current, recoveryCodes, audit };
+    const settingsDeps = { ...accountDeps, provider: holder.current };
     const accountSettings = accountSettingsRouter(settingsDeps, render, csrf);
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     const passkeySettings = passkeySettingsRouter(settingsDeps, render, csrf);

@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { pendingOrNewSetup } from '../accounts/mfa/authenticator-setup.ts';
 import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-file.ts';
 import { enrolledFactors } from '../accounts/mfa/factors.ts';
-import { generateRecoveryCodes, looksLikeRecoveryCode, useRecoveryCode, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
-import { confirmTotpEnrolment, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { generateRecoveryCodes, type RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import { verifySecondFactorCode } from '../accounts/mfa/second-factor-code.ts';
+import { confirmTotpEnrolment, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { KnownDevicesDeps } from '../accounts/known-devices.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { parseForm } from '../http/form-pages.ts';
@@ -54,11 +55,7 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
     verifyCsrf(loaded, form.csrf);
     const { stage } = loaded;
     if (stage.name !== 'mfa') throw wrongStage();
-    // A recovery code (MFA-05) stands in for the app's code; it is counted like a wrong code when wrong.
-    const recovery = looksLikeRecoveryCode(form.code);
-    const outcome = recovery
-      ? (await useRecoveryCode(deps.recoveryCodes, stage.accountId, form.code)) ? 'accepted' : 'rejected'
-      : await verifyTotpForSignIn(deps.totp, stage.accountId, form.code);
+    const { outcome, recovery } = await verifySecondFactorCode(deps, stage.accountId, form.code);
     const factor = recovery ? 'recovery_code' : 'totp';
     if (outcome === 'accepted') {
       await deps.audit.record({ type: recovery ? 'recovery_code_used' : 'mfa_verify', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor } }, ctx);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Config } from '../config/load.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
@@ -20,6 +21,8 @@ export interface AccountFlowDeps {
   rateLimits: AccountRateLimits;
   /** The audit trail (app.audit): events these flows record, e.g. account_unlocked by a reset. */
   audit: AuditLog;
+  /** A reset of an account with a second factor takes a recovery code in place of the app's code (REC-05). */
+  recoveryCodes: RecoveryCodeDeps;
   /** Injected so tests can expire links without waiting. */
   now(): Date;
 }

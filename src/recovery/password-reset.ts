@@ -4,7 +4,8 @@ import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latest
 import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { unlockSignIn } from '../storage/postgres/sign-in-lock.queries.ts';
-import { hasActiveTotp, verifyTotpForSignIn } from '../accounts/mfa/totp.ts';
+import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
+import { verifySecondFactorCode } from '../accounts/mfa/second-factor-code.ts';
 import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, type FieldProblem } from './deps.ts';
 
 /**
@@ -40,11 +41,12 @@ async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: 
 }
 
 /**
- * Whether a reset of this account needs its second factor too: with TOTP enrolled, the reset form asks
- * for a current code, so a mailbox alone never replaces a password and bypasses MFA (REC-05).
+ * Whether a reset of this account needs its second factor too: with an authenticator app or a passkey
+ * enrolled, the reset form asks for a current code or a recovery code, so a mailbox alone never replaces
+ * a password and bypasses MFA (REC-05; NIST AAL2 recovery: a recovery code plus the mailbox).
  */
-export function resetNeedsSecondFactor(deps: AccountFlowDeps, account: AccountRow): Promise<boolean> {
-  return hasActiveTotp(deps.db, account.id);
+export async function resetNeedsSecondFactor(deps: AccountFlowDeps, account: AccountRow): Promise<boolean> {
+  return hasSecondFactor(await enrolledFactors(deps.db, account.id));
 }
 
 /** The account a reset link belongs to while it is still usable (for the form); uses nothing up. */
@@ -75,16 +77,18 @@ export async function completePasswordReset(
   const { password } = input;
   const account = await accountForResetToken(deps, token);
   if (!account) return { ok: false, expired: true };
-  if (await resetNeedsSecondFactor(deps, account)) {
-    const totp = { db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now };
-    const outcome = await verifyTotpForSignIn(totp, account.id, input.code);
-    if (outcome !== 'accepted') {
-      return { ok: false, expired: false, problems: [{ field: 'code', messageKey: outcome === 'locked' ? 'errors.mfa_locked' : 'mfa.wrongCode' }] };
-    }
-  }
   const verdict = await deps.policy.check(password, { email: account.email, name: account.name ?? undefined });
   if (!verdict.ok) {
     return { ok: false, expired: false, problems: [{ field: 'password', messageKey: verdict.messageKey, params: verdict.params }] };
+  }
+  // After the password check, so a refused weak password does not use up a single-use code.
+  if (await resetNeedsSecondFactor(deps, account)) {
+    const totp = { db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now };
+    const { outcome, recovery } = await verifySecondFactorCode({ totp, recoveryCodes: deps.recoveryCodes }, account.id, input.code);
+    if (outcome !== 'accepted') {
+      return { ok: false, expired: false, problems: [{ field: 'code', messageKey: outcome === 'locked' ? 'errors.mfa_locked' : 'mfa.wrongCode' }] };
+    }
+    if (recovery) await deps.mail.queue(account.email, 'mfa-changed', locale, { change: 'recovery', resetUrl: `${deps.config.issuer}/forgot-password` });
   }
   const passwordHash = await deps.hasher.hash(password);
   const consumed = await deps.db.transaction().execute(async (trx) => {

@@ -5,6 +5,8 @@ import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa
 import { generateRecoveryCodes } from '../../src/accounts/mfa/recovery-codes.ts';
 import { findTotp } from '../../src/storage/postgres/totp.queries.ts';
 import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
+import { addPasskey } from '../support/passkeys.ts';
+import { listUnusedRecoveryCodes } from '../../src/storage/postgres/recovery-codes.queries.ts';
 import { fillForm, nextMailTo, tokenLink } from '../support/accounts.ts';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
@@ -185,6 +187,35 @@ describe('REC-05: a password reset does not bypass two-step verification', () =>
     const done = await ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(form, 'csrf'), password: 'a new passphrase with the code', code: await generate({ secret }) });
     expect(await done.text()).toContain('Your password has been changed');
     expect([...ua.cookies.keys()].some((name) => name.includes('session'))).toBe(false);
+  });
+
+  /** Opens a fresh reset link for `email` and returns the browser at the reset form. */
+  async function resetForm(email: string) {
+    const seen = sink.messages.length;
+    await fillForm(new UserAgent(), server.issuer, '/forgot-password', { email });
+    const ua = new UserAgent();
+    await ua.get(tokenLink(await nextMailTo(sink, server, email, seen)));
+    return { ua, form: await (await ua.get(`${server.issuer}/reset-password`)).text() };
+  }
+
+  it('a passkey-only account is asked too, and a recovery code answers once (the owner is told)', async () => {
+    const account = await createAccount(server.app.db, server.app.hasher, { email: 'keys.only@example.com', password: PASSWORD, emailVerified: true });
+    await addPasskey(server, account);
+    const [first] = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, account.id);
+    const attempt = await resetForm(account.email);
+    expect(attempt.form).toContain('name="code"');
+    const noCode = await attempt.ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(attempt.form, 'csrf'), password: 'a new passphrase for the keys' });
+    expect(noCode.status).toBe(400);
+    // A weak password is refused before the code is looked at, so it does not spend the code.
+    const weak = await attempt.ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(attempt.form, 'csrf'), password: 'short', code: first! });
+    expect(weak.status).toBe(400);
+    const seen = sink.messages.length;
+    const done = await attempt.ua.post(`${server.issuer}/reset-password`, { csrf: inputValue(attempt.form, 'csrf'), password: 'a new passphrase for the keys', code: first! });
+    expect(await done.text()).toContain('Your password has been changed');
+    const notice = await nextMailTo(sink, server, account.email, seen);
+    expect(notice.text + (await nextMailTo(sink, server, account.email, seen + 1)).text).toContain('recovery codes was just used');
+    // Used up: nine codes are left, and the one used is not among them.
+    expect(await listUnusedRecoveryCodes(server.app.db, account.id)).toHaveLength(9);
   });
 });
 
