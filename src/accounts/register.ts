@@ -1,3 +1,4 @@
+import type { AuditRequest } from '../audit/audit-log.ts';
 import type { Locale } from '../i18n/locales.ts';
 import type { AccountFlowDeps, FieldProblem } from '../recovery/deps.ts';
 import { sendVerificationMail } from '../recovery/email-verification.ts';
@@ -9,6 +10,8 @@ export interface Registration {
   name: string;
   password: string;
   locale: Locale;
+  /** Where the request came from, for the audit trail. */
+  request?: AuditRequest;
 }
 
 export type RegistrationResult = { ok: true } | { ok: false; problems: FieldProblem[] };
@@ -44,5 +47,6 @@ export async function registerAccount(deps: AccountFlowDeps, input: Registration
     return { ok: true };
   }
   await sendVerificationMail(deps, account.id, account.email, input.locale);
+  await deps.audit.record({ type: 'registration', accountId: account.id }, input.request);
   return { ok: true };
 }

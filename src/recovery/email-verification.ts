@@ -45,10 +45,10 @@ export async function isVerificationTokenUsable(deps: AccountFlowDeps, token: st
   return (await findUsableAccountToken(deps.db, hashToken(token), 'verify_email', deps.now())) !== undefined;
 }
 
-/** Uses the link up and marks the address verified; false when the link is used, expired or unknown. */
-export async function confirmEmail(deps: AccountFlowDeps, token: string): Promise<boolean> {
+/** Uses the link up and marks the address verified: the account's id, or undefined when the link is used, expired or unknown. */
+export async function confirmEmail(deps: AccountFlowDeps, token: string): Promise<string | undefined> {
   const now = deps.now();
   const row = await consumeAccountToken(deps.db, hashToken(token), 'verify_email', now);
-  if (!row) return false;
-  return markEmailVerified(deps.db, row.account_id, row.email, now);
+  if (!row) return undefined;
+  return (await markEmailVerified(deps.db, row.account_id, row.email, now)) ? row.account_id : undefined;
 }

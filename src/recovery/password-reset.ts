@@ -6,6 +6,7 @@ import type { AccountRow } from '../storage/postgres/database.ts';
 import { unlockSignIn } from '../storage/postgres/sign-in-lock.queries.ts';
 import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
 import { verifySecondFactorCode } from '../accounts/mfa/second-factor-code.ts';
+import type { AuditRequest } from '../audit/audit-log.ts';
 import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, type FieldProblem } from './deps.ts';
 
 /**
@@ -13,11 +14,11 @@ import { linkTo, RESEND_COOLDOWN_MS, runAfterResponse, type AccountFlowDeps, typ
  * after the response, so known and unknown addresses get the same page in the same time. Disabled and
  * unknown accounts get nothing; one mail a minute per account at most.
  */
-export function requestPasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): void {
-  runAfterResponse(deps, 'password reset request', () => issuePasswordReset(deps, email, locale));
+export function requestPasswordReset(deps: AccountFlowDeps, email: string, locale: Locale, request?: AuditRequest): void {
+  runAfterResponse(deps, 'password reset request', () => issuePasswordReset(deps, email, locale, request));
 }
 
-async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: Locale): Promise<void> {
+async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: Locale, request?: AuditRequest): Promise<void> {
   const account = await findAccountByEmail(deps.db, email.trim());
   if (!account || account.disabled_at) return;
   const now = deps.now();
@@ -38,6 +39,8 @@ async function issuePasswordReset(deps: AccountFlowDeps, email: string, locale: 
     link: linkTo(deps.config, '/reset-password', token),
     minutes: Math.max(1, Math.ceil(deps.config.accounts.resetTtl / 60)),
   });
+  // After the response like the rest, so known and unknown addresses still cost the request the same.
+  await deps.audit.record({ type: 'password_reset_requested', accountId: account.id }, request);
 }
 
 /**

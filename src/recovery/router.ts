@@ -69,7 +69,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     const form = parse(registerForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
     await enforce(ctx, limits.register(ctx.ip, form.email));
-    const result = await registerAccount(deps, { ...form, locale: localeOf(ctx) });
+    const result = await registerAccount(deps, { ...form, locale: localeOf(ctx), request: ctx });
     if (!result.ok) {
       page(ctx, 'account/register', { title: 'account.register.title', email: form.email, name: form.name, problems: problemsByField(result.problems) }, 400);
       return;
@@ -88,8 +88,10 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     await enforce(ctx, limits.tokenAttempt(ctx.ip));
     const stashed = stashedToken(ctx, https, VERIFY);
     clearStashedToken(ctx, https, VERIFY);
-    if (stashed && (await confirmEmail(deps, stashed))) page(ctx, 'account/email-verified', { title: 'account.verified.title' });
-    else page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'verify' }, 400);
+    const verified = stashed ? await confirmEmail(deps, stashed) : undefined;
+    if (!verified) return page(ctx, 'account/link-expired', { title: 'account.expired.title', kind: 'verify' }, 400);
+    await deps.audit.record({ type: 'email_verified', accountId: verified }, ctx);
+    page(ctx, 'account/email-verified', { title: 'account.verified.title' });
   });
   router.post(`${VERIFY}/resend`, async (ctx) => {
     const form = parse(emailForm, ctx.request.body);
@@ -106,7 +108,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     const form = parse(emailForm, ctx.request.body);
     checkCsrf(ctx, form.csrf);
     await enforce(ctx, limits.mailRequest(ctx.ip, form.email));
-    requestPasswordReset(deps, form.email, localeOf(ctx));
+    requestPasswordReset(deps, form.email, localeOf(ctx), ctx);
     page(ctx, 'account/check-email', { title: 'account.checkEmail.title', kind: 'reset' });
   });
 
@@ -125,6 +127,7 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     const stashed = stashedToken(ctx, https, RESET);
     const result = stashed ? await completePasswordReset(deps, stashed, { password: form.password, code: form.code }, localeOf(ctx)) : ({ ok: false, expired: true } as const);
     if (result.ok) {
+      await deps.audit.record({ type: 'password_reset', accountId: result.accountId }, ctx);
       if (result.unlocked) await deps.audit.record({ type: 'account_unlocked', accountId: result.accountId, details: { via: 'password_reset' } }, ctx);
       clearStashedToken(ctx, https, RESET);
       page(ctx, 'account/password-changed', { title: 'account.changed.title' });

@@ -31,6 +31,10 @@ describe('account flows over real mail', () => {
 
   const signInWorks = (email: string, password: string) => signInWorksAt(server.issuer, email, password);
 
+  /** The account's audit rows of these types, oldest first (LOG-01). */
+  const auditTypes = async (accountId: string, types: string[]) =>
+    (await server.app.db.selectFrom('audit_events').select('type').where('account_id', '=', accountId).where('type', 'in', types).orderBy('id').execute()).map((row) => row.type);
+
   describe('registration and verification', () => {
     it('registers, mails a link from ISSUER, moves the token out of the URL, verifies, and the account signs in with email_verified', async () => {
       const ua = new UserAgent();
@@ -58,6 +62,8 @@ describe('account flows over real mail', () => {
       const again = await ua.get(link);
       expect((await ua.get(`${server.issuer}${again.headers.get('location')}`)).status).toBe(400);
       expect(await signInWorks('new.person@example.com', PASSPHRASE)).toBe(true);
+      const { id } = (await findAccountByEmail(server.app.db, 'new.person@example.com'))!;
+      expect(await auditTypes(id, ['registration', 'email_verified'])).toEqual(['registration', 'email_verified']);
     });
 
     it('answers an existing address exactly like a new one and mails its owner instead', async () => {
@@ -154,6 +160,8 @@ describe('account flows over real mail', () => {
       const reuse = await ua.get(link);
       expect((await ua.get(`${server.issuer}${reuse.headers.get('location')}`)).status).toBe(400);
       USER.password = 'a brand new passphrase for me';
+      const { id } = (await findAccountByEmail(server.app.db, USER.email))!;
+      expect(await auditTypes(id, ['password_reset_requested', 'password_reset'])).toEqual(expect.arrayContaining(['password_reset_requested', 'password_reset']));
     });
 
     it('REC-02: an expired link and the older of two links are refused', async () => {
