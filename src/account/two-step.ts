@@ -1,5 +1,6 @@
 import { authenticatorSetup as setupOf, totpIssuerName, type AuthenticatorSetup } from '../accounts/mfa/authenticator-setup.ts';
-import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, verifyTotpForSignIn, type TotpDeps } from '../accounts/mfa/totp.ts';
+import { verifySecondFactorCode } from '../accounts/mfa/second-factor-code.ts';
+import { confirmTotpEnrolment, hasActiveTotp, pendingTotpSecret, startTotpEnrolment, totpUri, type TotpDeps } from '../accounts/mfa/totp.ts';
 import type { Locale } from '../i18n/locales.ts';
 import { recoveryCodesFile as codesFile } from '../accounts/mfa/recovery-codes-file.ts';
 import { deleteTotp } from '../storage/postgres/totp.queries.ts';
@@ -65,8 +66,10 @@ export async function confirmAuthenticator(deps: AccountSettingsDeps, account: A
 /**
  * Turns two-step verification off. Full reauthentication (MFA-07): the current password and a current
  * code of the active authenticator, single use and counted toward its lock like a sign-in code (MFA-02,
- * MFA-04). The password is checked first, so a wrong password neither spends nor counts a code. The
- * row is deleted and the notification queued in one transaction.
+ * MFA-04), or a recovery code: that is the way back from an authenticator locked after 100 wrong codes
+ * (or a lost phone), after which the owner can set up a new one. The password is checked first, so a
+ * wrong password neither spends nor counts a code. The row is deleted and the notification queued in
+ * one transaction.
  */
 export async function removeAuthenticator(
   deps: AccountSettingsDeps,
@@ -77,7 +80,7 @@ export async function removeAuthenticator(
   if (!(await isCurrentPassword(deps.hasher, account, input.password))) {
     return { ok: false, problems: [{ field: 'totpPassword', messageKey: 'settings.problem.currentPassword' }] };
   }
-  const outcome = await verifyTotpForSignIn(totpDeps(deps), account.id, input.code);
+  const { outcome } = await verifySecondFactorCode({ totp: totpDeps(deps), recoveryCodes: deps.recoveryCodes }, account.id, input.code);
   if (outcome !== 'accepted') {
     const messageKey = outcome === 'locked' ? 'settings.problem.totpLocked' : 'settings.problem.totpCode';
     return { ok: false, problems: [{ field: 'totpCode', messageKey }] };

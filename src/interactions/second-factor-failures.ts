@@ -10,7 +10,7 @@ import { MAX_MFA_FAILURES, type Stage } from './state.ts';
 export class TooManyCodesError extends AppError {
   constructor(locked: boolean) {
     super(400, locked ? 'mfa_locked' : 'mfa_too_many_attempts', locked
-      ? 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.'
+      ? 'Codes from your authenticator app are locked after too many wrong ones. Sign in again and enter one of your recovery codes instead; then set the app up again on your sign-in security page.'
       : 'Too many wrong codes. Go back to the application and sign in again.');
   }
 }

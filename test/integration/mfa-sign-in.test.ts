@@ -261,3 +261,72 @@ describe('MFA-05: recovery codes', () => {
     expect((await signIn(codes[1]!)).status).toBe(303);
   });
 });
+
+describe('MFA-04: the authenticator’s own failure counter, and the way back from its lock', () => {
+  let server: TestServer;
+  let secret: string;
+  let accountId: string;
+  const email = 'counted@example.com';
+  let offset = 0;
+  const base = Date.now();
+  const clock = () => base + offset;
+  const totp = () => ({ db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(clock()) });
+
+  beforeAll(async () => {
+    server = await startTestServer({ DATA_DIR: 'memory://' }, { clock });
+    await seedBasics(server);
+    const account = await createAccount(server.app.db, server.app.hasher, { email, password: PASSWORD, emailVerified: true });
+    accountId = account.id;
+    secret = (await startTotpEnrolment(totp(), account, 'Gatehouse'))!.secret;
+    expect(await confirmTotpEnrolment(totp(), account.id, await generate({ secret, epoch: Math.floor(clock() / 1000) }))).toBe(true);
+    offset += 30_000;
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  async function codePage(ua = new UserAgent()) {
+    const auth = rawAuthorization(server.issuer, { client_id: 'house', redirect_uri: REDIRECT_URI });
+    const login = await openLoginPage(ua, server.issuer, auth.url);
+    const afterPassword = await submit(ua, login.login, { email, password: PASSWORD });
+    const { response } = await ua.follow(login.url, server.issuer, afterPassword);
+    return { ua, html: await response.text() };
+  }
+  const postCode = (page: { ua: UserAgent; html: string }, code: string) =>
+    page.ua.post(new URL(formAction(page.html, '/mfa'), server.issuer).href, { code, csrf: inputValue(page.html, 'csrf') });
+  const failures = async () => Number((await findTotp(server.app.db, accountId))!.failed_attempts);
+
+  it('counts across sign-ins: a new interaction after the 5th wrong code does not start from zero', async () => {
+    const first = await codePage();
+    for (let attempt = 0; attempt < 5; attempt += 1) await postCode(first, '000000');
+    expect(await failures()).toBe(5);
+    expect((await postCode(await codePage(), '000000')).status).toBe(400);
+    expect(await failures()).toBe(6);
+  });
+
+  it('at 100 in a row the app’s codes stop working, even the right one; a recovery code still signs in and turns the app off', async () => {
+    const [recovery] = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, accountId);
+    // 94 more wrong codes through the domain (the pages would only add 19 more sign-ins of the same).
+    const { verifyTotpForSignIn } = await import('../../src/accounts/mfa/totp.ts');
+    for (let attempt = 0; attempt < 93; attempt += 1) expect(await verifyTotpForSignIn(totp(), accountId, '000000')).toBe('rejected');
+    const hundredth = await postCode(await codePage(), '000000');
+    expect(await hundredth.text()).toContain('Codes from your authenticator app are locked');
+    expect(await failures()).toBe(100);
+    const right = await postCode(await codePage(), await generate({ secret, epoch: Math.floor(clock() / 1000) }));
+    expect(right.status).toBe(400);
+    expect(await right.text()).toContain('Codes from your authenticator app are locked');
+
+    const page = await codePage();
+    const withRecovery = await postCode(page, recovery!);
+    expect(withRecovery.status).toBe(303);
+    const landed = await page.ua.follow(`${server.issuer}/interaction/x`, server.issuer, withRecovery);
+    expect(new URL(landed.url).searchParams.has('code')).toBe(true);
+    // Signed in, the owner turns the locked app off with the password and another recovery code.
+    const [, second] = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, accountId);
+    const security = await (await page.ua.get(`${server.issuer}/account/security`)).text();
+    const off = await page.ua.post(`${server.issuer}/account/totp/remove`, { csrf: inputValue(security, 'csrf'), totpPassword: PASSWORD, totpCode: second! });
+    expect(off.status).toBe(200);
+    expect(await findTotp(server.app.db, accountId)).toBeUndefined();
+  });
+});

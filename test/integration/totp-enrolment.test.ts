@@ -174,7 +174,8 @@ describe('authenticator app enrolment', () => {
     const account = await getPage(ua, `${server.issuer}/account/security`);
     expect(account.html).toMatch(/<p id="two-step-status">Two-step verification is on/);
     expect(account.html).toMatch(/<form method="post" action="\/account\/totp\/remove"/);
-    expect(account.html).toMatch(/id="totpCode" name="totpCode"[^>]*inputmode="numeric" autocomplete="one-time-code"/);
+    // Room for a recovery code too: the way back from a lost or locked app.
+    expect(account.html).toMatch(/id="totpCode" name="totpCode"[^>]*autocomplete="one-time-code"[^>]*maxlength="24"/);
     expect(account.html).not.toContain('action="/account/totp/start"');
   });
 

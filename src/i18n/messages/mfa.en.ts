@@ -13,7 +13,7 @@ export const mfaPagesEn = {
   'mfa.recovery.regenerate': 'Make new recovery codes',
   'mfa.recovery.replaced': 'Your new recovery codes are below. The old ones no longer work.',
   'errors.mfa_too_many_attempts': 'Too many wrong codes. Go back to the application and sign in again.',
-  'errors.mfa_locked': 'Two-step verification is locked after too many wrong codes. Reset your password to unlock it, or contact the operator.',
+  'errors.mfa_locked': 'Codes from your authenticator app are locked after too many wrong ones. Sign in again and enter one of your recovery codes instead; then set the app up again on your sign-in security page.',
   'mfa.enrol.title': 'Set up two-step verification',
   'mfa.enrol.heading': 'Set up two-step verification',
   'mfa.enrol.explain': 'Signing in here needs a second step: a code from an authenticator app on your phone. Set it up now; it takes a minute.',
