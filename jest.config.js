@@ -18,7 +18,9 @@ export default {
     ],
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
-  testTimeout: 30_000,
+  // Generous: a test or hook (starting a server runs every migration on a fresh PGlite) must not fail
+  // because the machine is busy; a hang still ends the run. Speed lives in bench/, not in timeouts.
+  testTimeout: 90_000,
   // Two cores here: one worker per core keeps argon2 and PGlite from starving each other.
   maxWorkers: 2,
 };
