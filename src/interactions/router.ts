@@ -3,43 +3,29 @@ import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { authenticateWithPassword } from '../accounts/authenticate.ts';
-import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
-import type { KnownDevicesDeps } from '../accounts/known-devices.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { TotpDeps } from '../accounts/mfa/totp.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
 import { parseForm } from '../http/form-pages.ts';
 import type { Render } from '../http/render.ts';
 import { translator } from '../i18n/translate.ts';
-import type { MailQueue } from '../recovery/ports.ts';
 import { STEP_UP_REASONS } from '../oidc/policy.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { SignInLimits } from '../security/sign-in-limits.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
-import type { Db } from '../storage/postgres/db.ts';
 import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
 import { clientIdOf, continueAfterPassword, nextStepFor, UNMET } from './next-step.ts';
 import { interactionPages, wrongStage } from './pages.ts';
 import { describeClaims, describeScopes } from './scopes.ts';
-import { addSecondFactorRoutes } from './second-factor-routes.ts';
+import { addSecondFactorRoutes, type SecondFactorDeps } from './second-factor-routes.ts';
 import { admitSignIn, settleSignIn } from './sign-in-gate.ts';
 import { AMR_VALUES, type Stage } from './state.ts';
 
-export interface InteractionDeps {
-  db: Db;
+/** The second step's deps (codes, recovery codes, mail, audit, the new-browser check) plus the password step's. */
+export interface InteractionDeps extends SecondFactorDeps {
   hasher: PasswordHasher;
   render: Render;
   csrf: CsrfTokens;
-  provider(): Provider;
-  totp: TotpDeps;
-  recoveryCodes: RecoveryCodeDeps;
-  mail: MailQueue;
-  issuer: string;
-  audit: AuditLog;
-  /** The new-browser check after every finished sign-in (NEW_DEVICE_ALERTS). */
-  devices: KnownDevicesDeps;
   /** Per IP, per (account, IP) and per account, counted before the password's argon2 (ABU-01/02). */
   signInLimits: SignInLimits;
   /** Shown as links on the sign-in page and enforced after a correct password; mfaRequired is MFA_REQUIRED. */
