@@ -5,6 +5,7 @@ import { createPasswordHasher, type PasswordHasher } from '../../src/security/pa
 import { openDatabase, type DatabaseHandle } from '../../src/storage/postgres/db.ts';
 import { migrateToLatest } from '../../src/storage/postgres/migrate.ts';
 import { disableAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
+import { lockSignIn } from '../../src/storage/postgres/sign-in-lock.queries.ts';
 
 /**
  * ABU-03, the code-path half: every failure spends exactly one argon2 verify (a real one, or the decoy
@@ -29,6 +30,8 @@ describe('authenticateWithPassword', () => {
     await createAccount(database.db, real, { email: 'disabled@example.com', password: 'the right password' });
     await disableAccountByEmail(database.db, 'disabled@example.com', new Date());
     await createAccount(database.db, real, { email: 'nopassword@example.com' });
+    const locked = await createAccount(database.db, real, { email: 'locked@example.com', password: 'the right password' });
+    await lockSignIn(database.db, locked.id, new Date());
   });
 
   afterAll(async () => {
@@ -40,6 +43,8 @@ describe('authenticateWithPassword', () => {
     ['a wrong password', 'known@example.com', 'a wrong password', 'verify', 'wrong_password'],
     ['a disabled account with its right password', 'disabled@example.com', 'the right password', 'verify', 'account_disabled'],
     ['an account without a password', 'nopassword@example.com', 'anything', 'decoy', 'no_password'],
+    // ABU-01: a locked password is never tried against its hash, not even the right one.
+    ['a locked account with its right password', 'locked@example.com', 'the right password', 'decoy', 'account_locked'],
   ])('%s fails after exactly one argon2 verify', async (_case, email, password, kind, reason) => {
     calls.length = 0;
     // The reason is for the audit trail only; the sign-in page shows one message for all of them.
