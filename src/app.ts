@@ -26,6 +26,7 @@ import { createFindAccount } from './oidc/find-account.ts';
 import { createProviderPages } from './oidc/pages.ts';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.ts';
+import { createHashSlots, withHashSlots } from './security/hash-slots.ts';
 import type { AdapterFactory } from './storage/oidc-adapter.ts';
 import { createClientsAdapter } from './storage/postgres/clients-adapter.ts';
 import { openDatabase, type DatabaseHandle, type Db } from './storage/postgres/db.ts';
@@ -116,10 +117,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (pending.length > 0) throw new PendingMigrationsError(pending);
     }
     const render = createRenderer({ cache: config.env !== 'development' });
-    const hasher = options.hasher ?? (await createPasswordHasher(config.argon2));
+    // One set of hashing slots for every argon2 computation in this process (ABU-05).
+    const slots = createHashSlots(config.hashing);
+    const hasher = withHashSlots(options.hasher ?? (await createPasswordHasher(config.argon2)), slots);
     const clock = options.clock ?? Date.now;
     // Recovery codes have 80 random bits: argon2id at a low, fixed cost is enough (MFA-05).
-    const recoveryCodes = { db, hasher: await createPasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 }), now: () => new Date(clock()) };
+    const recoveryCodes = { db, hasher: withHashSlots(await createPasswordHasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 }), slots), now: () => new Date(clock()) };
     const mailer = createMailer({
       db,
       // Development without SMTP_URL: mail is kept in the outbox (listed at /dev/outbox) and only logged.

@@ -8,12 +8,13 @@ export class AppError extends Error {
   readonly code: string;
   readonly expose: boolean;
 
-  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+  /** `expose` shows a 5xx's own message too (say, "busy, try again"), where the default hides it. */
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown; expose?: boolean }) {
     super(message, options);
     this.name = new.target.name;
     this.status = status;
     this.code = code;
-    this.expose = status < 500;
+    this.expose = options?.expose ?? status < 500;
   }
 }
 

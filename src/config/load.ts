@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
@@ -29,6 +30,8 @@ export interface Config {
   readonly logLevel: ParsedConfig['LOG_LEVEL'];
   readonly trustProxy: boolean;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+  /** How many argon2 computations run at once and how long others wait (ABU-05). */
+  readonly hashing: { readonly maxConcurrent: number; readonly queueTimeoutMs: number };
   readonly keys: { readonly activationDelaySeconds: number; readonly refreshSeconds: number };
   readonly ttl: {
     readonly accessToken: number;
@@ -119,6 +122,15 @@ function issuerOf(input: Env): string {
   return (input.ISSUER ?? `http://localhost:${input.PORT ?? 3000}`).replace(/\/+$/, '');
 }
 
+/**
+ * argon2 runs on libuv's thread pool, which file and DNS work share: one thread stays free for them, so
+ * a flood of sign-ins cannot stall the token endpoint (ABU-05); more than the cores would only queue.
+ */
+function defaultHashConcurrency(threadPoolSize: string | undefined): number {
+  const pool = Number(threadPoolSize) > 0 ? Number(threadPoolSize) : 4;
+  return Math.max(1, Math.min(availableParallelism(), pool - 1));
+}
+
 const truthy = (value: string | undefined) => value !== undefined && ['true', '1', 'yes'].includes(value);
 
 /** Rules that involve several keys or the environment (production refusals), checked on raw values. */
@@ -205,6 +217,7 @@ export function loadConfig(processEnv: Env): Config {
       timeCost: raw.ARGON2_TIME_COST,
       parallelism: raw.ARGON2_PARALLELISM,
     },
+    hashing: { maxConcurrent: raw.ARGON2_MAX_CONCURRENT ?? defaultHashConcurrency(input.UV_THREADPOOL_SIZE), queueTimeoutMs: raw.ARGON2_QUEUE_TIMEOUT_MS },
     keys: {
       activationDelaySeconds: raw.KEY_ACTIVATION_DELAY_SECONDS,
       refreshSeconds: raw.KEY_REFRESH_SECONDS,

@@ -74,6 +74,9 @@ export function errorHandler(render: Render, logger: Logger) {
       const log = (ctx.state.log as Logger | undefined) ?? logger;
       if (presentable.status >= 500) log.error({ err: error }, 'request failed');
       else log.info({ code: presentable.code, status: presentable.status }, 'request refused');
+      // A refusal that knows when to come back says so (429 limits, 503 busy hashing).
+      const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+      if (error instanceof AppError && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
       presentError(ctx, render, presentable);
     }
   };

@@ -2,6 +2,7 @@
 export const limitsEn = {
   // The error page cannot fill placeholders, so the wait is in the Retry-After header and the JSON description only.
   'errors.too_many_requests': 'Too many attempts. Please wait a while, then try again.',
+  'errors.busy': 'The service is busy right now. Please try again in a few seconds.',
   'errors.rate_limit_unavailable': 'Signing in is not possible right now. Please try again in a few minutes.',
   'mail.accountLocked.subject': 'Password sign-in to your account is locked',
   'mail.accountLocked.intro': 'Someone entered a wrong password for your account {count} times in a row, so signing in with your password is now locked. None of these attempts succeeded, and nothing else has changed.',
