@@ -15,6 +15,8 @@ import { createRedisClient } from '../../src/storage/redis/client.ts';
 import { createRedisLimiterStore } from '../../src/storage/redis/rate-limit-store.ts';
 import { fillForm } from '../support/accounts.ts';
 import { startTestServer, TEST_ENV, type TestServer } from '../support/app.ts';
+import { listAuditTrail } from '../../src/admin/audit.ts';
+import { formatAuditEvent } from '../../src/cli/audit-commands.ts';
 import { createTestDatabase, postgresUrl, redisUrl, uniqueName } from '../support/backends.ts';
 import { UserAgent } from '../support/browserless.ts';
 import { REDIRECT_URI } from '../support/e2e.ts';
@@ -180,6 +182,14 @@ describe.each(backends)('sign-in limits on $name, default limits', (backend) => 
     expect(events.filter((event) => event.type === 'sign_in' && event.details.reason === 'wrong_password')).toHaveLength(100);
     expect(events.filter((event) => event.type === 'sign_in' && event.details.reason === 'rate_limited')).toHaveLength(statuses[429]!);
     expect(JSON.stringify(events)).not.toContain('guess number');
+    // What `gatehouse audit list --type sign_in` prints: every refusal of the attack, each with its address
+    // (the CLI's own query and line format, run here on the server's database). Refusals by the per-IP and
+    // per-pair limits come before the account is looked up, so they name no account.
+    const printed = (await listAuditTrail(server.app.db, { type: 'sign_in', limit: 10_000 })).map(formatAuditEvent);
+    const attackLines = printed.filter((line) => / failure /.test(line) && addresses.some((address) => line.includes(`  ${address}  `)));
+    expect(attackLines).toHaveLength(1000); // one line per guess: wrong password, rate limited, or locked
+    expect(attackLines.filter((line) => line.includes('victim@example.com')).length).toBeGreaterThanOrEqual(100);
+    expect(printed.join('\n')).not.toContain('guess number');
   }, 300_000);
 
   it('lets the owner, from an address that never failed, sign in during the attack once the current delay has passed', async () => {
