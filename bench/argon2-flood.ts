@@ -3,12 +3,14 @@
  * own process at the production argon2 cost, measures client_credentials token latency alone, then again
  * while 100 wrong-password sign-ins at a time hit the login form (each from its own X-Forwarded-For, so the
  * per-IP limits do not step in), first with the hashing slots as configured (ARGON2_MAX_CONCURRENT default)
- * and then with them effectively off (256), in the same run. Prints p50/p95 and the flood/solo p95 ratio
+ * then with two slots, and then with them effectively off (256), in the same run. Prints p50/p95 and the flood/solo p95 ratio
  * (target: at most 2 with the slots), and how the sign-ins fared (refused as busy with 503 + Retry-After
  * once the queue wait ran out). A figure to read, not a timed test.
  *
  *   npm run bench:flood            (SECONDS=8 of flood per run by default)
  */
+import { loadConfig } from '../src/config/load.ts';
+import { TEST_ENV } from '../test/support/app.ts';
 import { spawnServer } from './support/spawn-server.ts';
 import { UserAgent } from '../test/support/browserless.ts';
 import { authorizationUrl, WEB_SECRET } from '../test/support/fixtures.ts';
@@ -73,5 +75,6 @@ async function run(label: string, env: Record<string, string>) {
 console.log(`Token endpoint under a flood of ${CONCURRENT} concurrent wrong-password sign-ins, ${seconds} s each (ms, p50 / p95)`);
 console.log('| hashing slots | token alone | token during the flood | p95 ratio (target ≤ 2 with slots) | sign-ins (count×status) |');
 console.log('| --- | --- | --- | --- | --- |');
-await run('default (ARGON2_MAX_CONCURRENT unset)', {});
+await run(`default (ARGON2_MAX_CONCURRENT unset: ${loadConfig({ ...TEST_ENV, DATA_DIR: 'memory://' }).hashing.maxConcurrent} here)`, {});
+await run('two slots (ARGON2_MAX_CONCURRENT=2)', { ARGON2_MAX_CONCURRENT: '2' });
 await run('off (ARGON2_MAX_CONCURRENT=256)', { ARGON2_MAX_CONCURRENT: '256' });

@@ -123,12 +123,13 @@ function issuerOf(input: Env): string {
 }
 
 /**
- * argon2 runs on libuv's thread pool, which file and DNS work share: one thread stays free for them, so
- * a flood of sign-ins cannot stall the token endpoint (ABU-05); more than the cores would only queue.
+ * argon2 runs on libuv's thread pool, which file and DNS work share, and each hash keeps a core busy:
+ * one thread and one core stay free, so a flood of sign-ins cannot starve the token endpoint (ABU-05;
+ * bench:flood on 2 cores: token p95 ×2.3 with one slot, ×6 with two, seconds with no cap).
  */
 function defaultHashConcurrency(threadPoolSize: string | undefined): number {
   const pool = Number(threadPoolSize) > 0 ? Number(threadPoolSize) : 4;
-  return Math.max(1, Math.min(availableParallelism(), pool - 1));
+  return Math.max(1, Math.min(availableParallelism() - 1, pool - 1));
 }
 
 const truthy = (value: string | undefined) => value !== undefined && ['true', '1', 'yes'].includes(value);
