@@ -38,6 +38,12 @@ export function sessionTtl(limits: ReauthLimits, rememberTtl: number, clock: Clo
   };
 }
 
+/** MFA_REQUIRED, and what step-up asks of an account: whether it has a second factor to offer. */
+export interface MfaPolicy {
+  required: boolean;
+  hasSecondFactor(accountId: string): Promise<boolean>;
+}
+
 /**
  * oidc-provider's default prompts plus ours. With prompt=none each surfaces as login_required.
  * - reauthentication_required (SES-04): a sign-in older than its limit (30 days password-only, 24 hours
@@ -48,11 +54,6 @@ export function sessionTtl(limits: ReauthLimits, rememberTtl: number, clock: Clo
  * Essential acr claims are oidc-provider's own checks (essential_acr, essential_acrs).
  * Each is skipped once this request's interaction has produced a login, so nothing loops.
  */
-export interface MfaPolicy {
-  required: boolean;
-  hasSecondFactor(accountId: string): Promise<boolean>;
-}
-
 export function createInteractionPolicy(limits: ReauthLimits, mfa: MfaPolicy, clock: Clock) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
