@@ -17,3 +17,20 @@ export function createRedisClient(url: string): Redis {
     connectionName: 'gatehouse',
   });
 }
+
+/**
+ * Redis holds sessions, grants, codes and refresh tokens: if it evicts keys under memory pressure, users
+ * are signed out and tokens die at random, and a consumed code can vanish and be redeemable again only
+ * because its record is gone. Only `noeviction` (refuse writes when full, which we answer 503) is safe.
+ * Returns the policy when it is something else; undefined when it is safe or cannot be read (a managed
+ * Redis may forbid CONFIG: that is worth a line in the log, not a refusal to start).
+ */
+export async function unsafeEvictionPolicy(redis: Redis): Promise<string | undefined> {
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    const policy = reply[1];
+    return policy && policy !== 'noeviction' ? policy : undefined;
+  } catch {
+    return undefined;
+  }
+}
