@@ -33,6 +33,7 @@ import { openDatabase, type DatabaseHandle, type Db } from './storage/postgres/d
 import { migrateToLatest, pendingMigrations } from './storage/postgres/migrate.ts';
 import { createPostgresAdapterFactory } from './storage/postgres/oidc-adapter.ts';
 import { createRedisClient, unsafeEvictionPolicy } from './storage/redis/client.ts';
+import { applyClientsFile } from './admin/clients-file.ts';
 import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
 import { demoRouter } from './demo/router.ts';
 import { devOutboxRouter } from './mail/dev-outbox.ts';
@@ -117,6 +118,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     } else {
       const pending = await pendingMigrations(db);
       if (pending.length > 0) throw new PendingMigrationsError(pending);
+    }
+    if (config.clients) {
+      await applyClientsFile(db, config.clients);
+      logger.info({ clients: config.clients.map((client) => client.client_id) }, 'clients from CLIENTS_FILE applied');
     }
     const render = createRenderer({ cache: config.env !== 'development' });
     // One set of hashing slots for every argon2 computation in this process (ABU-05).

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
+import { readClientsFile } from '../admin/clients-file.ts';
+import type { ClientMetadata } from '../admin/clients.ts';
 import { ConfigError } from '../errors.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
@@ -41,6 +43,8 @@ export interface Config {
     readonly interaction: number;
   };
   readonly seedDemo: boolean;
+  /** CLIENTS_FILE, read and validated with the rest: the clients upserted at start. */
+  readonly clients: readonly ClientMetadata[] | undefined;
   readonly reauth: { readonly passwordMaxAge: number; readonly mfaMaxAge: number; readonly mfaIdle: number };
   readonly defaultLocale: ParsedConfig['DEFAULT_LOCALE'];
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
@@ -189,6 +193,13 @@ export function loadConfig(processEnv: Env): Config {
     ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`)),
     ...crossKeyProblems(input),
   ];
+  let clients: ClientMetadata[] | undefined;
+  try {
+    clients = input.CLIENTS_FILE ? readClientsFile(input.CLIENTS_FILE, input) : undefined;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
   if (!result.success || problems.length > 0) throw new ConfigError(problems);
   const raw = result.data;
   const issuer = issuerOf(input);
@@ -231,6 +242,7 @@ export function loadConfig(processEnv: Env): Config {
       interaction: raw.INTERACTION_TTL,
     },
     seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
+    clients,
     reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE, mfaMaxAge: raw.REAUTH_MFA_MAX_AGE, mfaIdle: raw.REAUTH_MFA_IDLE },
     defaultLocale: raw.DEFAULT_LOCALE,
     mail: { smtpUrl: raw.SMTP_URL, from: raw.MAIL_FROM },

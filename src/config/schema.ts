@@ -64,6 +64,8 @@ export const configSchema = z.object({
   ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).optional(),
   /** Milliseconds a sign-in waits for a free hashing slot before it gets 503 with Retry-After (ABU-05). */
   ARGON2_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(3000),
+  /** A YAML or JSON file of clients (relying parties as code), created or updated at every start. */
+  CLIENTS_FILE: z.string().min(1).optional(),
   /** Seconds a key made by `gatehouse keys rotate` is published in JWKS before it signs. */
   KEY_ACTIVATION_DELAY_SECONDS: int(3600),
   /** Seconds between checks of the signing keys table by a running server. */
