@@ -90,3 +90,32 @@ seccompProfile:
 - secretRef:
     name: {{ include "gatehouse.secretName" . }}
 {{- end }}
+
+{{- /* CLIENTS_FILE: where the clients file is mounted, and its volume, when clientsFile names an object. */}}
+{{- define "gatehouse.clientsFilePath" -}}/etc/gatehouse/clients/clients.yaml{{- end }}
+
+{{- define "gatehouse.clientsVolumeMount" -}}
+{{- if or .Values.clientsFile.configMap .Values.clientsFile.secret }}
+- name: clients
+  mountPath: /etc/gatehouse/clients
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "gatehouse.clientsVolume" -}}
+{{- if .Values.clientsFile.configMap }}
+- name: clients
+  configMap:
+    name: {{ .Values.clientsFile.configMap }}
+    items:
+      - key: clients.yaml
+        path: clients.yaml
+{{- else if .Values.clientsFile.secret }}
+- name: clients
+  secret:
+    secretName: {{ .Values.clientsFile.secret }}
+    items:
+      - key: clients.yaml
+        path: clients.yaml
+{{- end }}
+{{- end }}
