@@ -14,7 +14,7 @@ import type { AccountSettingsDeps, SettingsProblem } from './deps.ts';
 import { completePasskeyRegistration, removePasskeyOf, renamePasskeyOf, startPasskeyRegistration } from './passkeys.ts';
 import { recoveryCodesFile } from './two-step.ts';
 import { securityPageModel } from './security-page.ts';
-import { signedInAccount } from './signed-in.ts';
+import { signedInAccount, signedInHandlers } from './signed-in.ts';
 
 const text = formText;
 const passkeyId = z.uuid();
@@ -39,7 +39,7 @@ export function passkeySettingsRouter(deps: AccountSettingsDeps, render: Render,
   // A WebAuthn registration response is a few kilobytes of base64url.
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '64kb' }));
 
-  const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
+  const { post: signedInPost } = signedInHandlers(deps, { page, checkCsrf });
   const security = async (ctx: Context, account: AccountRow, problems: SettingsProblem[], status: number) =>
     page(ctx, 'account-settings/security', await securityPageModel(deps, ctx, account, problems), status);
 
@@ -62,11 +62,7 @@ export function passkeySettingsRouter(deps: AccountSettingsDeps, render: Render,
     ctx.body = { error: 'current_password', message: translator(localeOf(ctx))('settings.problem.currentPassword') };
   });
 
-  router.post('/register', async (ctx) => {
-    const form = parseForm(registerForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/register', signedInPost(registerForm, async (ctx, form, account) => {
     const result = await completePasskeyRegistration(deps, account, { response: form.response, name: form.passkeyName }, localeOf(ctx));
     if (!result.ok) return security(ctx, account, result.problems, 400);
     await deps.audit.record({ type: 'passkey_added', accountId: account.id }, ctx);
@@ -77,29 +73,21 @@ export function passkeySettingsRouter(deps: AccountSettingsDeps, render: Render,
       recoveryCodesFile: recoveryCodes ? recoveryCodesFile(deps, recoveryCodes, localeOf(ctx)) : undefined,
       nonce: cspNonce(ctx),
     });
-  });
+  }));
 
-  router.post('/rename', async (ctx) => {
-    const form = parseForm(renameForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/rename', signedInPost(renameForm, async (ctx, form, account) => {
     const result = await renamePasskeyOf(deps, account, form.renamePasskey, form.newPasskeyName);
     if (!result.ok) return security(ctx, account, result.problems, 400);
     ctx.status = 303;
     ctx.redirect('/account/security#passkeys-heading');
-  });
+  }));
 
-  router.post('/remove', async (ctx) => {
-    const form = parseForm(removeForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/remove', signedInPost(removeForm, async (ctx, form, account) => {
     const result = await removePasskeyOf(deps, account, { passkeyId: form.removePasskey, password: form.removePasskeyPassword }, localeOf(ctx));
     if (!result.ok) return security(ctx, account, result.problems, 400);
     await deps.audit.record({ type: 'passkey_removed', accountId: account.id, details: { last_factor: result.lastFactor } }, ctx);
     page(ctx, 'account-settings/passkey-removed', { title: 'settings.passkeyRemoved.title', lastFactor: result.lastFactor });
-  });
+  }));
 
   return router;
 }

@@ -14,7 +14,7 @@ import type { AccountRow } from '../storage/postgres/database.ts';
 import { CONFIRM_EMAIL_PATH, confirmEmailChange, pendingEmailChange, requestEmailChange } from './change-email.ts';
 import { changePassword } from './change-password.ts';
 import { EMAIL_CHANGE_TTL_MS, type AccountSettingsDeps, type SettingsProblem } from './deps.ts';
-import { signedInAccount } from './signed-in.ts';
+import { signedInHandlers } from './signed-in.ts';
 import { securityPageModel } from './security-page.ts';
 import { generateRecoveryCodes } from '../accounts/mfa/recovery-codes.ts';
 import { isCurrentPassword } from './current-password.ts';
@@ -58,7 +58,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
   /** Each change, once it has succeeded: the owner, the change, and where the request came from (LOG-01). */
   const audited = (ctx: Context, account: AccountRow, type: AuditEventType, details?: AuditDetails) =>
     deps.audit.record({ type, accountId: account.id, details }, ctx);
-  const signedOut = (ctx: Context, status: number) => page(ctx, 'account-settings/signed-out', { title: 'settings.signedOut.title' }, status);
+  const { page: signedInPage, post: signedInPost } = signedInHandlers(deps, { page, checkCsrf });
   const overview = (ctx: Context, account: AccountRow, extra: { problems?: SettingsProblem[]; newEmail?: string } = {}, status = 200) =>
     page(
       ctx,
@@ -80,36 +80,22 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
   const security = async (ctx: Context, account: AccountRow, problems: SettingsProblem[] = [], status = 200) =>
     page(ctx, 'account-settings/security', await securityPageModel(deps, ctx, account, problems), status);
   /** A page for whoever is signed in; a signed-out visitor is asked to sign in. */
-  const signedInPage = (show: (ctx: Context, account: AccountRow) => void | Promise<void>) => async (ctx: Context) => {
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (account) await show(ctx, account);
-    else signedOut(ctx, 200);
-  };
-
   router.get('/account', signedInPage((ctx, account) => overview(ctx, account)));
   router.get('/account/security', signedInPage((ctx, account) => security(ctx, account)));
 
-  router.post('/account/password', async (ctx) => {
-    const form = parse(passwordForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/password', signedInPost(passwordForm, async (ctx, form, account) => {
     const result = await changePassword(deps, account, form, localeOf(ctx));
     if (!result.ok) return overview(ctx, account, { problems: result.problems }, 400);
     await audited(ctx, account, 'password_changed');
     page(ctx, 'account-settings/password-changed', { title: 'settings.passwordChanged.title' });
-  });
+  }));
 
-  router.post('/account/email', async (ctx) => {
-    const form = parse(emailForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/email', signedInPost(emailForm, async (ctx, form, account) => {
     const result = await requestEmailChange(deps, account, { newEmail: form.newEmail, password: form.emailPassword }, localeOf(ctx));
     if (!result.ok) return overview(ctx, account, { problems: result.problems, newEmail: form.newEmail }, 400);
     await audited(ctx, account, 'email_change_requested');
     page(ctx, 'account-settings/check-email', { title: 'settings.checkEmail.title', newEmail: form.newEmail.trim() });
-  });
+  }));
 
   const setupPage = (ctx: Context, setup: AuthenticatorSetup, problems: SettingsProblem[] = [], status = 200) =>
     page(ctx, 'account-settings/totp-setup', { title: 'settings.totpSetup.title', ...setup, problems: problemsByField(problems) }, status);
@@ -123,46 +109,30 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
       nonce: cspNonce(ctx),
     });
 
-  router.post('/account/totp/start', async (ctx) => {
-    const form = parse(totpStartForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/totp/start', signedInPost(totpStartForm, async (ctx, form, account) => {
     const result = await startAuthenticatorSetup(deps, account, form.totpPassword);
     if (result.ok) setupPage(ctx, result.setup);
     else await security(ctx, account, result.problems, 400);
-  });
+  }));
 
-  router.post('/account/totp/confirm', async (ctx) => {
-    const form = parse(totpConfirmForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/totp/confirm', signedInPost(totpConfirmForm, async (ctx, form, account) => {
     const result = await confirmAuthenticator(deps, account, form.code, localeOf(ctx));
     if (result.ok) {
       await audited(ctx, account, 'mfa_enabled', { factor: 'totp' });
       codesPage(ctx, result.recoveryCodes);
     } else if (result.setup) setupPage(ctx, result.setup, result.problems, 400);
     else await security(ctx, account, [], 409); // nothing pending: already on, or never started
-  });
+  }));
 
-  router.post('/account/totp/remove', async (ctx) => {
-    const form = parse(totpRemoveForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/totp/remove', signedInPost(totpRemoveForm, async (ctx, form, account) => {
     const result = await removeAuthenticator(deps, account, { password: form.totpPassword, code: form.totpCode }, localeOf(ctx));
     if (!result.ok) return security(ctx, account, result.problems, 400);
     await audited(ctx, account, 'mfa_disabled', { factor: 'totp' });
     page(ctx, 'account-settings/totp-off', { title: 'settings.totpOff.title' });
-  });
+  }));
 
   // A new set of recovery codes (the old ones stop working), behind the current password (MFA-05, MFA-07).
-  router.post('/account/recovery-codes', async (ctx) => {
-    const form = parse(recoveryForm, ctx.request.body);
-    checkCsrf(ctx, form.csrf);
-    const account = await signedInAccount(deps.provider(), deps.db, ctx);
-    if (!account) return signedOut(ctx, 401);
+  router.post('/account/recovery-codes', signedInPost(recoveryForm, async (ctx, form, account) => {
     const passwordOk = await isCurrentPassword(deps.hasher, account, form.recoveryPassword);
     if (!passwordOk || !(await isTwoStepOn(deps, account.id))) {
       return security(ctx, account, [{ field: 'recoveryPassword', messageKey: 'settings.problem.currentPassword' }], 400);
@@ -170,7 +140,7 @@ export function accountSettingsRouter(deps: AccountSettingsDeps, render: Render,
     const codes = await generateRecoveryCodes(deps.recoveryCodes, account.id);
     await audited(ctx, account, 'recovery_codes_regenerated');
     codesPage(ctx, codes, true);
-  });
+  }));
 
   // The link from the mail; whoever follows it need not be signed in here: holding it proves the address.
   router.get(CONFIRM_EMAIL_PATH, async (ctx) => {
