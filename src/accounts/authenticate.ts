@@ -1,5 +1,6 @@
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { Db } from '../storage/postgres/db.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
 import { findAccountByEmail, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import { toAccount, type Account } from './account.ts';
 
@@ -26,7 +27,14 @@ export async function authenticateWithPassword(
   email: string,
   password: string,
 ): Promise<AuthenticationResult> {
-  const row = await findAccountByEmail(db, email.trim());
+  return checkPassword(db, hasher, await findAccountByEmail(db, email.trim()), password);
+}
+
+/**
+ * authenticateWithPassword's check on an account row already read (the sign-in's limits read it while
+ * counting the attempt); `row` undefined means no account has the email.
+ */
+export async function checkPassword(db: Db, hasher: PasswordHasher, row: AccountRow | undefined, password: string): Promise<AuthenticationResult> {
   if (!row || !row.password_hash || row.locked_at !== null) {
     await hasher.decoyVerify(password);
     if (!row) return { ok: false, reason: 'unknown_account' };

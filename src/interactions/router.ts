@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { authenticateWithPassword } from '../accounts/authenticate.ts';
+import { checkPassword } from '../accounts/authenticate.ts';
 import type { CsrfTokens } from '../http/middleware/csrf.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import { noStore } from '../http/middleware/no-store.ts';
@@ -103,7 +103,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
     verifyCsrf(loaded, form.csrf);
     if (loaded.stage.name !== 'login') throw wrongStage();
     const attempt = await admitSignIn(deps, ctx, form.email, clientIdOf(loaded));
-    const result = await authenticateWithPassword(deps.db, deps.hasher, form.email, form.password);
+    const result = await checkPassword(deps.db, deps.hasher, attempt.account, form.password);
     await settleSignIn(deps, ctx, attempt, result.ok, clientIdOf(loaded));
     // Unverified accounts may be kept out by config; that message only ever follows a correct password.
     const unverified = result.ok && !result.account.emailVerified && !deps.accounts.allowUnverifiedSignIn;

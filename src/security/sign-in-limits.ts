@@ -3,6 +3,7 @@ import type { LimitsConfig } from '../config/load.ts';
 import type { Locale } from '../i18n/locales.ts';
 import type { MailQueue } from '../recovery/ports.ts';
 import type { Db } from '../storage/postgres/db.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
 import { admitSignInAttempt, findSignInDelay, lockSignIn, resetSignInFailures } from '../storage/postgres/sign-in-lock.queries.ts';
 import { consume, peek, retryAfterSeconds, storeCall, TooManyRequestsError, type LimiterStore, type LimitVerdict } from './rate-limits.ts';
 
@@ -45,6 +46,8 @@ export type SignInAdmission =
 export interface SignInAttempt {
   /** The account the email names, if any. */
   readonly accountId: string | undefined;
+  /** Its row as admitted: what the password check reads (src/accounts/authenticate.ts checkPassword). */
+  readonly account: AccountRow | undefined;
   /** Consecutive failures at this account (or unknown address) including this attempt. */
   readonly failures: number;
   /**
@@ -91,7 +94,7 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
   const unknownFailures = deps.store({ name: 'sign-in-unknown', points: 2 ** 31 - 1, durationSeconds: UNKNOWN_ADDRESS_MEMORY_SECONDS });
   const unknownDelay = deps.store({ name: 'sign-in-unknown-delay', points: 1, durationSeconds: limits.delay.maxSeconds });
 
-  type AccountGate = { ok: true; accountId?: string; email?: string; failures: number } | { ok: false; waitMs: number; accountId?: string };
+  type AccountGate = { ok: true; account?: AccountRow; failures: number } | { ok: false; waitMs: number; accountId?: string };
 
   /**
    * The account's own gate: a known account's count and delay in one statement (admitSignInAttempt says
@@ -100,11 +103,11 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
    */
   async function accountGate(email: string, key: string, now: Date): Promise<AccountGate> {
     const admitted = email === '' ? undefined : await admitSignInAttempt(db, email, now, limits.delay);
-    if (admitted) return { ok: true, accountId: admitted.id, email: admitted.email, failures: admitted.failed_sign_ins };
-    const delayed = email === '' ? undefined : await findSignInDelay(db, email);
-    // No running delay here means the account appeared or its delay ended between the statements: 1 s.
+    if (admitted) return { ok: true, account: admitted, failures: admitted.failed_sign_ins };
+    // Which refusal, an account's running delay or an unknown address's: both read at once.
+    const [delayed, running] = await Promise.all([email === '' ? undefined : findSignInDelay(db, email), peek(unknownDelay, key)]);
+    // A delay that has already ended here means the account appeared or its delay ended between the statements: 1 s.
     if (delayed) return { ok: false, waitMs: (delayed.sign_in_delay_until?.getTime() ?? now.getTime()) - now.getTime(), accountId: delayed.id };
-    const running = await peek(unknownDelay, key);
     if (running && running.consumedPoints > 1 && running.msBeforeNext > 0) return { ok: false, waitMs: running.msBeforeNext };
     const counted = await storeCall(() => unknownFailures.penalty(key, 1));
     const wait = delaySeconds(counted.consumedPoints, limits.delay);
@@ -124,11 +127,13 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
       // Only then the account's gate: an attempt refused above never counts toward the account's delay or lock.
       const gate = await accountGate(email, key, deps.now());
       if (!gate.ok) return { ok: false, limit: 'account', error: new TooManyRequestsError(retryAfterSeconds(gate.waitMs)), accountId: gate.accountId };
-      const { accountId, email: accountEmail, failures } = gate;
+      const { account, failures } = gate;
+      const accountId = account?.id;
       return {
         ok: true,
         attempt: {
           accountId,
+          account,
           failures,
           async settle(passwordAccepted) {
             if (passwordAccepted) {
@@ -143,7 +148,7 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
             const { mail, locale, resetUrl } = deps.lockMail;
             const locked = await db.transaction().execute(async (trx) => {
               if (!(await lockSignIn(trx, accountId, deps.now()))) return false;
-              await mail.queue(accountEmail!, 'account-locked', locale, { resetUrl, failures }, trx);
+              await mail.queue(account!.email, 'account-locked', locale, { resetUrl, failures }, trx);
               return true;
             });
             return { locked };
