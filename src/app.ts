@@ -32,7 +32,8 @@ import { createClientsAdapter } from './storage/postgres/clients-adapter.ts';
 import { openDatabase, type DatabaseHandle, type Db } from './storage/postgres/db.ts';
 import { migrateToLatest, pendingMigrations } from './storage/postgres/migrate.ts';
 import { createPostgresAdapterFactory } from './storage/postgres/oidc-adapter.ts';
-import { createRedisClient, unsafeEvictionPolicy } from './storage/redis/client.ts';
+import { createRedisClient } from './storage/redis/client.ts';
+import { checkRedisDurability } from './storage/redis/durability.ts';
 import { applyClientsFile } from './admin/clients-file.ts';
 import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
 import { demoRouter } from './demo/router.ts';
@@ -110,8 +111,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   redis?.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   try {
     const { db } = database;
-    const eviction = redis ? await unsafeEvictionPolicy(redis) : undefined;
-    if (eviction) logger.warn({ maxmemoryPolicy: eviction }, 'Redis may evict sessions, codes and tokens under memory pressure: set maxmemory-policy noeviction (see README, Deploying)');
+    if (redis) await checkRedisDurability(redis, config.env === 'production', logger);
     if (options.migrate) {
       const applied = await migrateToLatest(db);
       for (const result of applied.results ?? []) logger.info({ migration: result.migrationName }, 'migration applied');

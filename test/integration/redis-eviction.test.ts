@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { unsafeEvictionPolicy } from '../../src/storage/redis/client.ts';
 import { startTestServer } from '../support/app.ts';
-import { redisUrl, uniqueName } from '../support/backends.ts';
+import { createTestDatabase, postgresUrl, redisUrl, uniqueName } from '../support/backends.ts';
 
 /**
  * Issue 8: Gatehouse warns at start-up when Redis may evict its keys. The test flips the real server's
@@ -24,14 +24,15 @@ if (redisUrl) describe('Redis eviction policy at start-up', () => {
     admin.disconnect();
   });
 
-  async function startupWarnings(policy: string): Promise<string[]> {
+  async function startupLog(policy: string): Promise<string[]> {
     await admin.config('SET', 'maxmemory-policy', policy);
     const lines: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const server = await startTestServer({ DATA_DIR: 'memory://', REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: `${uniqueName('gh_evict')}:` }, { logger });
     await server.close();
-    return lines.filter((line) => line.includes('maxmemory-policy'));
+    return lines;
   }
+  const startupWarnings = async (policy: string) => (await startupLog(policy)).filter((line) => line.includes('maxmemory-policy'));
 
   it('warns when keys may be evicted, naming the policy', async () => {
     const [warning, ...more] = await startupWarnings('allkeys-lru');
@@ -42,6 +43,37 @@ if (redisUrl) describe('Redis eviction policy at start-up', () => {
   it('stays quiet with noeviction', async () => {
     expect(await startupWarnings('noeviction')).toEqual([]);
   });
+
+  it('warns when Redis keeps no append-only file, and only then', async () => {
+    const appendOnly = ((await admin.config('GET', 'appendonly')) as string[])[1];
+    const warned = (await startupLog('noeviction')).some((line) => line.includes('append-only'));
+    expect(warned).toBe(appendOnly === 'no');
+  });
+
+  if (postgresUrl) {
+    it('refuses to start in production when keys may be evicted, naming the policy and the fix (OPS-02)', async () => {
+      const database = await createTestDatabase();
+      await admin.config('SET', 'maxmemory-policy', 'volatile-lru');
+      try {
+        const production = {
+          NODE_ENV: 'production',
+          ISSUER: 'https://id.example.com',
+          DATABASE_URL: database.url,
+          REDIS_URL: redisUrl!,
+          REDIS_KEY_PREFIX: `${uniqueName('gh_evict')}:`,
+          SMTP_URL: 'smtp://127.0.0.1:2525',
+          COOKIE_SECRETS: 'x'.repeat(32),
+        };
+        await expect(startTestServer(production)).rejects.toThrow(/REDIS_URL: .*maxmemory-policy volatile-lru.*noeviction/);
+        // The same production settings with noeviction get past the check (to the migrations).
+        await admin.config('SET', 'maxmemory-policy', 'noeviction');
+        const server = await startTestServer(production);
+        await server.close();
+      } finally {
+        await database.drop();
+      }
+    });
+  }
 });
 
 describe('reading the eviction policy', () => {
