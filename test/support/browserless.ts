@@ -1,3 +1,6 @@
+/** Sends one request the way fetch does; a test balancer passes its own to pick the instance that answers. */
+export type Transport = (url: string, init: RequestInit) => Promise<Response>;
+
 /**
  * A minimal cookie-keeping user agent over fetch with manual redirects, for driving the interaction
  * pages without a browser. Only cookies for the Gatehouse origin are kept (that is all the tests need).
@@ -12,9 +15,12 @@ export class UserAgent {
    * X-Forwarded-Proto: https (the app must run with TRUST_PROXY=true).
    */
   private readonly via: { issuer: string; url: string } | undefined;
+  private readonly transport: Transport;
 
-  constructor(via?: { issuer: string; url: string }) {
+  /** `transport` replaces fetch (test/support/balancer.ts sends each request to one of several instances). */
+  constructor(via?: { issuer: string; url: string }, transport: Transport = fetch) {
     this.via = via;
+    this.transport = transport;
   }
 
   private remember(response: Response): void {
@@ -42,7 +48,7 @@ export class UserAgent {
       headers.set('x-forwarded-proto', 'https');
       headers.set('x-forwarded-host', new URL(this.via.issuer).host);
     }
-    const response = await fetch(target, { ...init, headers, redirect: 'manual' });
+    const response = await this.transport(target, { ...init, headers, redirect: 'manual' });
     this.remember(response);
     return response;
   }

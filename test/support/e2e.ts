@@ -28,7 +28,7 @@ const embedded: Stack = {
 };
 
 /** Real Postgres + Redis: a database of its own and a Redis key prefix of its own per test file. */
-const servers: Stack = {
+export const servers: Stack = {
   name: 'Postgres + Redis',
   async setup() {
     const database = await createTestDatabase();

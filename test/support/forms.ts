@@ -119,7 +119,11 @@ export function submit(ua: UserAgent, form: HtmlForm, fields: Record<string, str
  * on at the client: its redirect_uri with code or error, and iss.
  */
 export async function signInThroughForms(ua: UserAgent, issuer: string, authUrl: string, email: string, password: string): Promise<URL> {
-  const page = await openLoginPage(ua, issuer, authUrl);
+  return finishSignIn(ua, issuer, await openLoginPage(ua, issuer, authUrl), email, password);
+}
+
+/** The rest of signInThroughForms from a sign-in page already open (a test may change instance in between). */
+export async function finishSignIn(ua: UserAgent, issuer: string, page: LoginPage, email: string, password: string): Promise<URL> {
   let response = await submit(ua, page.login, { email, password });
   if (response.status !== 303) throw new Error(`sign-in refused: ${response.status}`);
   let { url, response: last } = await ua.follow(page.url, issuer, response);
