@@ -5,7 +5,7 @@
 #   docker build -t gatehouse:0.1.0 --build-arg IMAGE_SOURCE=https://github.com/<owner>/gatehouse .
 #   docker run --rm -p 3000:3000 -e ISSUER=https://id.example.com -e DATABASE_URL=... -e REDIS_URL=... \
 #     -e COOKIE_SECRETS=... -e KEY_ENCRYPTION_KEY=... gatehouse:0.1.0
-#   docker run --rm ...same env... gatehouse:0.1.0 node bin/gatehouse.js migrate
+#   docker run --rm ...same env... gatehouse:0.1.0 gatehouse migrate
 #
 # Both stages use the official Node 24 image rather than the `node` devDependency in package.json: that
 # package only exists to give dev machines with an older system Node a Node 24 binary. Debian (glibc)
@@ -58,6 +58,10 @@ RUN npm ci --omit=dev \
 # app user: the process cannot modify its own code.
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+# `gatehouse <command>` on PATH (what `npm install -g` would do, without npm): the Helm chart's migrate
+# Job runs `gatehouse migrate`, and operators run `kubectl exec ... -- gatehouse client add ...`.
+# Node resolves the link to /app/bin/gatehouse.js, so the CLI finds dist/ beside it.
+RUN ln -s /app/bin/gatehouse.js /usr/local/bin/gatehouse
 
 # NODE_ENV=production turns on every refusal in src/config/load.ts (ISSUER, DATABASE_URL, REDIS_URL,
 # COOKIE_SECRETS and KEY_ENCRYPTION_KEY must be given; no embedded store, no demo seed).
@@ -87,14 +91,19 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # IMAGE_SOURCE: pass the repository URL from CI (e.g. $GITHUB_SERVER_URL/$GITHUB_REPOSITORY).
 ARG IMAGE_VERSION=0.1.0
 ARG IMAGE_SOURCE=""
+# IMAGE_REVISION: the commit built (e.g. $GITHUB_SHA); IMAGE_CREATED: the build time (RFC 3339).
+ARG IMAGE_REVISION=""
+ARG IMAGE_CREATED=""
 LABEL org.opencontainers.image.title="Gatehouse" \
       org.opencontainers.image.description="Standalone OAuth 2.0 / OpenID Connect identity provider" \
       org.opencontainers.image.version="${IMAGE_VERSION}" \
       org.opencontainers.image.source="${IMAGE_SOURCE}" \
+      org.opencontainers.image.revision="${IMAGE_REVISION}" \
+      org.opencontainers.image.created="${IMAGE_CREATED}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # Exec form, no npm and no shell: node is PID 1 and receives SIGTERM directly, which drains in-flight
 # requests and exits (src/main.ts). `npm start` would also run the TypeScript sources, not dist/.
-# Migrations are NOT run here (replicas would race on DDL); run `node bin/gatehouse.js migrate` as a
-# separate step (the Helm chart does it in a pre-install/pre-upgrade Job).
+# Migrations are NOT run here (replicas would race on DDL); run `gatehouse migrate` as a separate
+# step (the Helm chart does it in a pre-install/pre-upgrade Job).
 CMD ["node", "dist/src/main.js"]

@@ -119,3 +119,69 @@ seccompProfile:
         path: clients.yaml
 {{- end }}
 {{- end }}
+
+{{- /* NODE_EXTRA_CA_CERTS: where the private CA bundle is mounted, and its volume, when extraCaCerts names an object. */}}
+{{- define "gatehouse.extraCaCertsPath" -}}/etc/gatehouse/ca/ca.crt{{- end }}
+
+{{- define "gatehouse.extraCaCertsVolumeMount" -}}
+{{- if or .Values.extraCaCerts.configMap .Values.extraCaCerts.secret }}
+- name: extra-ca-certs
+  mountPath: /etc/gatehouse/ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "gatehouse.extraCaCertsVolume" -}}
+{{- if .Values.extraCaCerts.configMap }}
+- name: extra-ca-certs
+  configMap:
+    name: {{ .Values.extraCaCerts.configMap }}
+    items:
+      - key: {{ .Values.extraCaCerts.key }}
+        path: ca.crt
+{{- else if .Values.extraCaCerts.secret }}
+- name: extra-ca-certs
+  secret:
+    secretName: {{ .Values.extraCaCerts.secret }}
+    items:
+      - key: {{ .Values.extraCaCerts.key }}
+        path: ca.crt
+{{- end }}
+{{- end }}
+
+{{- /* The separate /metrics port (METRICS_PORT), or nothing when /metrics is off or on the http port. */}}
+{{- define "gatehouse.metricsPort" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.port }}{{ .Values.metrics.port | int64 }}{{ end }}
+{{- end }}
+
+{{/*
+Checks that values.schema.json cannot express (it compares no two values). Included by the Deployment,
+so `helm install/upgrade/template` stops with the message instead of deploying a pod that would be
+killed mid-drain.
+*/}}
+{{- define "gatehouse.validate" -}}
+{{- $drain := add .Values.shutdownDelaySeconds .Values.shutdownTimeoutSeconds }}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int $drain) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdownDelaySeconds + shutdownTimeoutSeconds (%d): Kubernetes would SIGKILL pods while they drain" (int .Values.terminationGracePeriodSeconds) (int $drain)) }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) (int .Values.containerPort) }}
+{{- fail "metrics.port must differ from containerPort (0 serves /metrics on the http port)" }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled needs metrics.enabled: there is no /metrics to scrape" }}
+{{- end }}
+{{- if and .Values.clientsFile.configMap .Values.clientsFile.secret }}
+{{- fail "set clientsFile.configMap or clientsFile.secret, not both" }}
+{{- end }}
+{{- if and .Values.extraCaCerts.configMap .Values.extraCaCerts.secret }}
+{{- fail "set extraCaCerts.configMap or extraCaCerts.secret, not both" }}
+{{- end }}
+{{- if and .Values.ingress.enabled .Values.ingress.tls.enabled (not .Values.ingress.tls.secretName) }}
+{{- fail "ingress.tls.secretName is required when the Ingress terminates TLS (or set ingress.tls.enabled=false when TLS ends in front of it)" }}
+{{- end }}
+{{- end }}
+
+{{- /* The host the Ingress serves: ingress.host, or the issuer's. */}}
+{{- define "gatehouse.ingressHost" -}}
+{{- .Values.ingress.host | default (urlParse .Values.issuer).hostname }}
+{{- end }}
