@@ -39,7 +39,7 @@ export const configSchema = z.object({
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   /** Prefix of every Redis key, so several deployments (or test workers) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
-  /** Comma list of cookie signing secrets (>= 32 chars each); the first signs, all verify (rotate by prepending). */
+  /** Comma list of cookie signing secrets (>= 32 chars each); the first signs, all verify (rotate by appending, then moving to the front). */
   COOKIE_SECRETS: list
     .pipe(z.array(z.string().min(32, 'each cookie secret needs at least 32 characters')).min(1))
     .optional(),
