@@ -10,6 +10,7 @@ import { createAuditRetention } from './audit/retention.ts';
 import type { Config } from './config/load.ts';
 import { PendingMigrationsError } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { createInstrumentation, type AppMetrics } from './observability/instrumentation.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { healthRouter, type ReadinessCheck } from './http/health.ts';
 import { requestContext } from './http/middleware/request-context.ts';
@@ -64,6 +65,8 @@ export interface GatehouseApp {
   readonly mailer: Mailer;
   /** The audit trail: flows call app.audit.record(event, ctx) (src/audit/audit-log.ts). */
   readonly audit: AuditLog;
+  /** Prometheus: the registry /metrics serves (on this app's port, or on METRICS_PORT by src/server.ts). */
+  readonly metrics: AppMetrics;
   provider(): Provider;
   readonly keys: Pick<ProviderHolder, 'refresh'>;
   /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
@@ -105,10 +108,21 @@ const STATE_CHANGING_PAGES = new Set([
 /** Composition root: builds every piece from the config and wires them together. No logic lives here. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
   const logger = options.logger ?? createLogger(config);
-  const database: DatabaseHandle = await openDatabase(config.database, (error) => logger.warn({ err: error.message }, 'idle database connection lost'));
+  // First, so the stores report errors from their first query on (METRICS_ENABLED=false: all pass-through).
+  const metrics = createInstrumentation({ enabled: config.metrics.enabled, servedOnMainPort: config.metrics.port === undefined });
+  const database: DatabaseHandle = await openDatabase(
+    config.database,
+    (error) => {
+      metrics.databaseError(error);
+      logger.warn({ err: error.message }, 'idle database connection lost');
+    },
+    metrics.databaseError,
+  );
+  if (database.pool) metrics.pool(database.pool);
   const redis = config.redis ? createRedisClient(config.redis.url) : undefined;
   // Without a listener ioredis prints every connection error to stderr; ours go to the structured log.
   redis?.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
+  if (redis) metrics.redis(redis);
   try {
     const { db } = database;
     if (redis) await checkRedisDurability(redis, config.env === 'production', logger);
@@ -139,7 +153,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       render: createMailRenderer(render),
       clock,
     });
-    const audit = createAuditLog({ db, logger, now: () => new Date(clock()) });
+    // Sign-in, MFA and lock counters are read off the audit trail (src/observability/audit-metrics.ts).
+    const audit = metrics.audit(createAuditLog({ db, logger, now: () => new Date(clock()) }));
     const auditRetention = createAuditRetention({ db, logger, retentionDays: config.audit.retentionDays, clock });
     const clients = createClientsAdapter(db);
     const models: AdapterFactory = redis
@@ -177,6 +192,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // leftmost entry, which the client itself can write and so slip past per-IP limits.
     const koa = new Koa({ proxy: config.trustProxy, maxIpsCount: 1, keys: [...config.cookieSecrets] });
     koa.silent = true; // errors are logged by errorHandler; Koa's default would print stacks to stderr
+    koa.use(metrics.http); // outermost: times every request, and answers GET /metrics when it is on this port
     koa.use(requestContext(logger, config.trustProxy));
     koa.use(
       helmet({
@@ -215,13 +231,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : database.kind === 'postgres'
         ? createPostgresLimiterStore(db)
         : createMemoryLimiterStore();
-    const signInLimits = createSignInLimits({
-      store: limiterStore,
-      db,
-      limits: config.limits.signIn,
-      now: () => new Date(clock()),
-      lockMail: { mail: mailer, locale: config.defaultLocale, resetUrl: `${config.issuer}/forgot-password` },
-    });
+    const signInLimits = metrics.signInLimits(
+      createSignInLimits({
+        store: limiterStore,
+        db,
+        limits: config.limits.signIn,
+        now: () => new Date(clock()),
+        lockMail: { mail: mailer, locale: config.defaultLocale, resetUrl: `${config.issuer}/forgot-password` },
+      }),
+    );
     const devices = { db, mail: mailer, issuer: config.issuer, now: () => new Date(clock()), enabled: config.accounts.newDeviceAlerts };
     const interactions = interactionRouter({
       db,
@@ -257,7 +275,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       revoker: redis ? createRedisAccountRevoker(redis, config.redis!.keyPrefix) : createPostgresAccountRevoker(db),
       config,
       logger,
-      rateLimits: createAccountRateLimits(limiterStore),
+      rateLimits: metrics.accountLimits(createAccountRateLimits(limiterStore)),
       audit,
       recoveryCodes,
       now: () => new Date(clock()),
@@ -274,12 +292,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     // Everything else is the protocol: hand the raw request to the current oidc-provider instance.
     const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-    const clientAuthLimits = clientAuthLimiter(createClientAuthLimits(limiterStore, config.limits.clientAuth), logger);
+    const clientAuthLimits = clientAuthLimiter(metrics.clientAuthLimits(createClientAuthLimits(limiterStore, config.limits.clientAuth)), logger);
     koa.use(async (ctx) => {
       const provider = holder.current();
       let handle = handlers.get(provider);
       // Each provider instance (a new one per key rotation) gets the client-authentication limit once.
-      if (!handle) handlers.set(provider, (handle = provider.use(clientAuthLimits).callback()));
+      if (!handle) handlers.set(provider, (handle = metrics.provider(provider).use(clientAuthLimits).callback()));
       ctx.respond = false;
       await handle(ctx.req, ctx.res);
     });
@@ -296,6 +314,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       audit,
       provider: holder.current,
       keys: holder,
+      metrics: { enabled: metrics.enabled, registry: metrics.registry },
       async close() {
         holder.stop();
         await mailer.close(); // before the database: a delivery run may be using it

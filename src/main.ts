@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const { logger } = app;
   const demo = config.seedDemo ? await seedDemo(app.db, config, app.hasher) : undefined;
   const running = await startServer(app);
-  logger.info({ issuer: config.issuer, listen: running.url, ms: Date.now() - started }, 'Gatehouse is ready');
+  logger.info({ issuer: config.issuer, listen: running.url, metrics: running.metricsUrl, ms: Date.now() - started }, 'Gatehouse is ready');
   if (config.secretsGenerated) logger.warn(`development secrets generated and kept in ${config.dataDir}/secrets.json`);
   if (demo) {
     process.stdout.write(

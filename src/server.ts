@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatehouseApp } from './app.ts';
+import { startMetricsListener } from './observability/metrics-endpoint.ts';
 
 export interface RunningServer {
   server: Server;
   url: string;
+  /** Where /metrics is served when METRICS_PORT is set (the main port then does not serve it). */
+  metricsUrl: string | undefined;
   /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the app. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -18,17 +21,22 @@ export async function startServer(app: GatehouseApp, port = app.config.port, hos
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  const metrics = app.metrics.enabled && app.config.metrics.port !== undefined
+    ? await startMetricsListener(app.metrics.registry, app.config.metrics.port, host)
+    : undefined;
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     server,
     url: `http://${shownHost}:${address.port}`,
+    metricsUrl: metrics?.url,
     async stop(graceMs = 10_000) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      await metrics?.close(); // scrapes keep working while requests drain
       await app.close();
     },
   };

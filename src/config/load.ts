@@ -31,6 +31,8 @@ export interface Config {
   readonly secretsGenerated: boolean;
   readonly logLevel: ParsedConfig['LOG_LEVEL'];
   readonly trustProxy: boolean;
+  /** /metrics on: at `port` alone when set (a listener of its own), else on the main port. */
+  readonly metrics: { readonly enabled: boolean; readonly port: number | undefined };
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   /** How many argon2 computations run at once and how long others wait (ABU-05). */
   readonly hashing: { readonly maxConcurrent: number; readonly queueTimeoutMs: number };
@@ -174,6 +176,10 @@ function crossKeyProblems(input: Env): string[] {
   if (Number(input.SIGN_IN_DELAY_INITIAL_SECONDS ?? 1) > Number(input.SIGN_IN_DELAY_MAX_SECONDS ?? 900)) {
     problems.push('SIGN_IN_DELAY_INITIAL_SECONDS: must not exceed SIGN_IN_DELAY_MAX_SECONDS');
   }
+  // A separate metrics port is there to keep /metrics off the public one; the same number would defeat that.
+  if (input.METRICS_PORT !== undefined && Number(input.METRICS_PORT) !== 0 && Number(input.METRICS_PORT) === Number(input.PORT ?? 3000)) {
+    problems.push('METRICS_PORT: must differ from PORT (it keeps /metrics off the public port)');
+  }
   if (truthy(input.SEED_DEMO) && input.DATABASE_URL) {
     problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
   }
@@ -224,6 +230,7 @@ export function loadConfig(processEnv: Env): Config {
     secretsGenerated: generated !== undefined,
     logLevel: raw.LOG_LEVEL,
     trustProxy: raw.TRUST_PROXY,
+    metrics: { enabled: raw.METRICS_ENABLED, port: raw.METRICS_PORT },
     argon2: {
       memoryCost: raw.ARGON2_MEMORY_KIB,
       timeCost: raw.ARGON2_TIME_COST,

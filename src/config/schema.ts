@@ -54,6 +54,10 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Believe X-Forwarded-* headers (only behind a proxy that sets them). */
   TRUST_PROXY: bool(false),
+  /** Serve Prometheus metrics at /metrics (on METRICS_PORT when set, else on PORT). */
+  METRICS_ENABLED: bool(true),
+  /** A port of its own (same HOST) for /metrics, which PORT then does not serve; unset: /metrics is on PORT. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** argon2id memory cost in KiB (OWASP minimum 19456). */
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).default(19456),
   /** argon2id passes. */

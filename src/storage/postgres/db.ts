@@ -8,12 +8,15 @@ import lockfile from 'proper-lockfile';
 import type { DatabaseConfig } from '../../config/load.ts';
 import { StoreLockedError } from '../../errors.ts';
 import type { Database } from './database.ts';
+import { reportingErrors, type DatabaseErrorListener } from './error-reporting-driver.ts';
 
 export type Db = Kysely<Database>;
 
 export interface DatabaseHandle {
   readonly db: Db;
   readonly kind: DatabaseConfig['kind'];
+  /** pg's pool counts, read by the metrics at each scrape; none on the embedded store (one in-process connection). */
+  readonly pool?: { readonly totalCount: number; readonly idleCount: number; readonly waitingCount: number };
   close(): Promise<void>;
 }
 
@@ -99,14 +102,14 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   }
 }
 
-async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
+async function openEmbedded(dataDir: string, onError: DatabaseErrorListener): Promise<DatabaseHandle> {
   const memory = dataDir.startsWith('memory://');
   const unlock = memory ? async () => {} : await lockDataDir(dataDir);
   // No dataDir at all for memory: kysely-pglite would otherwise mkdir a folder literally named "memory:".
   const client = await PGlite.create(memory ? {} : { dataDir: resolve(dataDir, 'pglite') });
   const base = new KyselyPGlite(client).dialect;
   const dialect: Dialect = { ...base, createDriver: () => new SerializedDriver(base.createDriver()) };
-  const db = new Kysely<Database>({ dialect });
+  const db = new Kysely<Database>({ dialect: reportingErrors(dialect, onError) });
   return {
     db,
     kind: 'embedded',
@@ -117,19 +120,20 @@ async function openEmbedded(dataDir: string): Promise<DatabaseHandle> {
   };
 }
 
-function openPostgres(url: string, poolMax: number, onIdleError: (error: Error) => void): DatabaseHandle {
+function openPostgres(url: string, poolMax: number, onIdleError: (error: Error) => void, onError: DatabaseErrorListener): DatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: poolMax });
   // An idle pooled connection that dies (server restart, failover, admin kill) is dropped by pg and
   // replaced on the next query; without a listener that event would crash the whole process.
   pool.on('error', onIdleError);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  const db = new Kysely<Database>({ dialect: reportingErrors(new PostgresDialect({ pool }), onError) });
+  return { db, kind: 'postgres', pool, close: () => db.destroy() };
 }
 
 /**
  * Opens the configured database: a pg pool, or the embedded PGlite store under DATA_DIR.
- * `onIdleError` hears about pooled connections lost while idle (they are replaced automatically).
+ * `onIdleError` hears about pooled connections lost while idle (they are replaced automatically);
+ * `onError` about every failed query and connection attempt (rethrown to the caller as ever).
  */
-export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => {}): Promise<DatabaseHandle> {
-  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax, onIdleError) : openEmbedded(config.dataDir);
+export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => {}, onError: DatabaseErrorListener = () => {}): Promise<DatabaseHandle> {
+  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax, onIdleError, onError) : openEmbedded(config.dataDir, onError);
 }
