@@ -37,6 +37,23 @@ export class InteractionExpiredError extends AppError {
   }
 }
 
+/** Seconds a client should wait after a store outage before trying again: a few reconnects of either store. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Redis or Postgres did not answer in time (down, restarting, unreachable, too slow). The request is
+ * refused with 503 and Retry-After instead of waiting or answering as if nothing had been stored; the
+ * message is safe to show (it says nothing about our infrastructure). Made by src/storage/unavailable.ts,
+ * the one place that recognises the drivers' connection and timeout errors.
+ */
+export class StoreUnavailableError extends AppError {
+  readonly retryAfterSeconds = STORE_RETRY_AFTER_SECONDS;
+
+  constructor(cause: unknown) {
+    super(503, 'temporarily_unavailable', 'The service is temporarily unavailable. Please try again in a moment.', { cause, expose: true });
+  }
+}
+
 /** Invalid configuration; lists every problem at once so an operator fixes them in one go. */
 export class ConfigError extends Error {
   readonly problems: readonly string[];

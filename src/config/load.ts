@@ -11,9 +11,32 @@ import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 export type Environment = ParsedConfig['NODE_ENV'];
 
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolMax: number }
+  | { kind: 'postgres'; url: string; poolMax: number; timeouts?: DatabaseTimeouts }
   /** PGlite in-process; dataDir `memory://` keeps everything in memory (tests). */
   | { kind: 'embedded'; dataDir: string };
+
+/** How long a request waits for Postgres (REL-F4, REL-F10); unset: DATABASE_*_TIMEOUT_MS's defaults. */
+export interface DatabaseTimeouts {
+  readonly connectMs: number;
+  readonly statementMs: number;
+}
+
+/** How long a request waits for Redis (REL-F1, REL-F10). */
+export interface RedisTimeouts {
+  readonly commandMs: number;
+  readonly connectMs: number;
+}
+
+/** The schema's defaults, for code that opens a store without a loaded Config (the CLI's helpers, tests, benchmarks). */
+const schemaDefaults = configSchema.parse({});
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
+  connectMs: schemaDefaults.DATABASE_CONNECT_TIMEOUT_MS,
+  statementMs: schemaDefaults.DATABASE_STATEMENT_TIMEOUT_MS,
+};
+export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = {
+  commandMs: schemaDefaults.REDIS_COMMAND_TIMEOUT_MS,
+  connectMs: schemaDefaults.REDIS_CONNECT_TIMEOUT_MS,
+};
 
 /** The validated, frozen configuration every module receives as a parameter (never a global). */
 export interface Config {
@@ -24,7 +47,7 @@ export interface Config {
   readonly issuer: string;
   readonly database: DatabaseConfig;
   readonly dataDir: string;
-  readonly redis: { readonly url: string; readonly keyPrefix: string } | undefined;
+  readonly redis: { readonly url: string; readonly keyPrefix: string; readonly timeouts: RedisTimeouts } | undefined;
   readonly cookieSecrets: readonly string[];
   readonly keyEncryptionKey: Buffer;
   /** True when secrets were generated (development/test only; production refuses). */
@@ -221,10 +244,21 @@ export function loadConfig(processEnv: Env): Config {
     host: raw.HOST,
     issuer,
     database: raw.DATABASE_URL
-      ? { kind: 'postgres', url: raw.DATABASE_URL, poolMax: raw.DATABASE_POOL_MAX }
+      ? {
+          kind: 'postgres',
+          url: raw.DATABASE_URL,
+          poolMax: raw.DATABASE_POOL_MAX,
+          timeouts: { connectMs: raw.DATABASE_CONNECT_TIMEOUT_MS, statementMs: raw.DATABASE_STATEMENT_TIMEOUT_MS },
+        }
       : { kind: 'embedded', dataDir: raw.DATA_DIR },
     dataDir: raw.DATA_DIR,
-    redis: raw.REDIS_URL ? { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX } : undefined,
+    redis: raw.REDIS_URL
+      ? {
+          url: raw.REDIS_URL,
+          keyPrefix: raw.REDIS_KEY_PREFIX,
+          timeouts: { commandMs: raw.REDIS_COMMAND_TIMEOUT_MS, connectMs: raw.REDIS_CONNECT_TIMEOUT_MS },
+        }
+      : undefined,
     cookieSecrets: raw.COOKIE_SECRETS ?? generated!.cookieSecrets,
     keyEncryptionKey: Buffer.from(raw.KEY_ENCRYPTION_KEY ?? generated!.keyEncryptionKey, 'base64'),
     secretsGenerated: generated !== undefined,

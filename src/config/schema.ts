@@ -33,12 +33,20 @@ export const configSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   /** Largest number of pooled Postgres connections per process. */
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).default(10),
+  /** Milliseconds to open a Postgres connection or wait for a free pooled one before the request gets 503. */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Milliseconds a Postgres statement may run (statement_timeout; the client stops waiting 1 s later) before 503. */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   /** Folder for the embedded store, generated development secrets and the dev lock. */
   DATA_DIR: z.string().min(1).default('./data'),
   /** redis:// URL for sessions, grants, codes and tokens; unset keeps them in the database. */
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   /** Prefix of every Redis key, so several deployments (or test workers) can share one Redis. */
   REDIS_KEY_PREFIX: z.string().default('gatehouse:'),
+  /** Milliseconds a Redis command may take before the request gets 503 (a slow or unreachable Redis never hangs a request). */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** Milliseconds to open a Redis connection; while it is not open, requests that need Redis get 503 at once. */
+  REDIS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
   /** Comma list of cookie signing secrets (>= 32 chars each); the first signs, all verify (rotate by appending, then moving to the front). */
   COOKIE_SECRETS: list
     .pipe(z.array(z.string().min(32, 'each cookie secret needs at least 32 characters')).min(1))

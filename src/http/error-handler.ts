@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
+import { asStoreUnavailable } from '../storage/unavailable.ts';
 import { errorMessageKey, translator, type MessageKey } from '../i18n/translate.ts';
 import { localeOf } from './middleware/locale.ts';
 import type { Render } from './render.ts';
@@ -33,6 +34,7 @@ const HEADINGS: Record<number, MessageKey> = {
   403: 'error.heading.403',
   404: 'error.heading.404',
   429: 'error.heading.429',
+  503: 'error.heading.503',
 };
 
 /**
@@ -62,6 +64,16 @@ export function presentError(ctx: Context, render: Render, presentable: Presenta
 }
 
 /**
+ * A request that failed on a store outage may have set cookies or a redirect for state it could not
+ * save (a session cookie whose session was never stored, a Location carrying a code). The refusal
+ * withdraws them: the browser keeps what it had and can simply try the same step again.
+ */
+export function withdrawResponseEffects(ctx: Pick<Context, 'remove'>): void {
+  ctx.remove('Set-Cookie');
+  ctx.remove('Location');
+}
+
+/**
  * The one presenter for our own routes: typed AppErrors show their message, everything else becomes a
  * generic 500. The stack goes to the log, never to the client.
  */
@@ -69,12 +81,17 @@ export function errorHandler(render: Render, logger: Logger) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
-    } catch (error) {
+    } catch (caught) {
+      // Redis or Postgres down or too slow, wherever it surfaced (even wrapped by a limiter or the audit
+      // trail): 503 with Retry-After, and nothing the half-done request set may reach the browser.
+      const unavailable = asStoreUnavailable(caught);
+      if (unavailable) withdrawResponseEffects(ctx);
+      const error = unavailable ?? caught;
       const presentable = toPresentable(error);
       const log = (ctx.state.log as Logger | undefined) ?? logger;
-      if (presentable.status >= 500) log.error({ err: error }, 'request failed');
+      if (presentable.status >= 500) log.error({ err: caught }, 'request failed');
       else log.info({ code: presentable.code, status: presentable.status }, 'request refused');
-      // A refusal that knows when to come back says so (429 limits, 503 busy hashing).
+      // A refusal that knows when to come back says so (429 limits, 503 busy hashing or a store outage).
       const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
       if (error instanceof AppError && typeof retryAfter === 'number') ctx.set('Retry-After', String(retryAfter));
       presentError(ctx, render, presentable);

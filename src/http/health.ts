@@ -7,6 +7,21 @@ export interface ReadinessCheck {
 }
 
 /**
+ * Longest wait for one dependency's answer. A store that is black-holed or paused would otherwise hold
+ * /readyz as long as its own timeouts (Postgres: connect + statement), and a probe that times out says
+ * less than a prompt 503 naming the dependency (REL-F1: /readyz fails within 5 s).
+ */
+const CHECK_TIMEOUT_MS = 2_000;
+
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/**
  * /healthz: the process is alive (no I/O, so a slow database never gets a healthy pod killed).
  * /readyz: every dependency answers and migrations are applied; 503 otherwise, so no traffic is sent.
  */
@@ -20,7 +35,7 @@ export function healthRouter(checks: ReadinessCheck[]): Router {
     const results = await Promise.all(
       checks.map(async ({ name, check }) => {
         try {
-          const problem = await check();
+          const problem = await withinTime(check(), CHECK_TIMEOUT_MS);
           return [name, problem ?? 'ok'] as const;
         } catch (error) {
           return [name, `unavailable: ${(error as Error).message}`] as const;

@@ -5,6 +5,7 @@ import type { Config } from '../config/load.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { createProviderConfiguration, type ProviderDependencies } from './configuration.ts';
 import { CONSUME_REJECTED } from '../storage/oidc-adapter.ts';
+import { createStoreOutageHandling } from './store-outages.ts';
 import { keySetFingerprint, reconcileSigningKeys, toProviderJwks } from './keys.ts';
 
 export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: AuditLog };
@@ -19,8 +20,14 @@ const REUSE = new Set(['authorization code already consumed', 'refresh token alr
 function buildProvider(config: Config, deps: ProviderDependencies & { audit: AuditLog }, logger: Logger): Provider {
   const provider = new Provider(config.issuer, createProviderConfiguration(config, deps));
   provider.proxy = config.trustProxy;
-  // oidc-provider answers server_error without telling us why; log the cause (never the token).
-  provider.on('server_error', (_ctx, error) => logger.error({ err: error }, 'oidc-provider server_error'));
+  // Outermost in the provider, so it sees every answer (and the errors that escape oidc-provider) last.
+  const outages = createStoreOutageHandling(deps.pages, logger);
+  provider.use(outages.middleware);
+  // oidc-provider answers server_error without telling us why; log the cause (never the token). A store
+  // outage is answered 503 by the middleware above instead.
+  provider.on('server_error', (ctx, error) => {
+    if (!outages.onServerError(ctx, error)) logger.error({ err: error }, 'oidc-provider server_error');
+  });
   auditProtocolEvents(provider, deps.audit, logger);
   return provider;
 }

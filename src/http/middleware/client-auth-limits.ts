@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
+import { STORE_RETRY_AFTER_SECONDS } from '../../errors.ts';
 import type { ClientAuthLimits } from '../../security/client-auth-limits.ts';
 
 /** oidc-provider's routes that authenticate a client (token, introspection, revocation, pushed requests). */
@@ -81,6 +82,7 @@ export function clientAuthLimiter(limits: ClientAuthLimits, logger: Logger) {
     const unavailable = (error: unknown) => {
       logger.error({ err: error }, 'client authentication limit unavailable');
       ctx.remove('WWW-Authenticate');
+      ctx.set('Retry-After', String(STORE_RETRY_AFTER_SECONDS));
       oauthError(ctx, 503, 'temporarily_unavailable', 'The service is temporarily unavailable. Try again later.');
     };
     let verdict;

@@ -60,6 +60,7 @@ export const ar: Messages = {
   'error.heading.404': 'الصفحة غير موجودة',
   'error.heading.429': 'محاولات كثيرة جدًّا',
   'error.heading.500': 'حدث خطأ ما',
+  'error.heading.503': 'الخدمة غير متاحة مؤقتًا',
   'error.heading.protocol': 'تعذَّر إكمال طلب تسجيل الدخول',
   'error.code': 'رمز الخطأ:',
   'error.requestId': 'معرِّف الطلب:',
@@ -67,6 +68,7 @@ export const ar: Messages = {
 
   'errors.generic': 'تعذَّر إكمال الطلب. ارجع وحاول مرة أخرى.',
   'errors.server_error': 'حدث خطأ من جهتنا. يُرجى المحاولة مرة أخرى.',
+  'errors.temporarily_unavailable': 'الخدمة غير متاحة مؤقتًا. حاول مرة أخرى بعد قليل.',
   'errors.not_found': 'الصفحة التي طلبتها غير موجودة.',
   'errors.invalid_request': 'الطلب غير صالح. ارجع وحاول مرة أخرى.',
   'errors.form_invalid': 'لم يُملأ النموذج على النحو المتوقع. يُرجى المحاولة مرة أخرى.',

@@ -63,6 +63,7 @@ export const en = {
   'error.heading.404': 'Page not found',
   'error.heading.429': 'Too many attempts',
   'error.heading.500': 'Something went wrong',
+  'error.heading.503': 'Temporarily unavailable',
   'error.heading.protocol': 'The sign-in request could not be completed',
   'error.code': 'Error code:',
   'error.requestId': 'Request id:',
@@ -71,6 +72,7 @@ export const en = {
   // errors.<code>: what the error page says for an error code (AppError codes and oidc-provider's).
   'errors.generic': 'The request could not be completed. Go back and try again.',
   'errors.server_error': 'Something went wrong on our side. Please try again.',
+  'errors.temporarily_unavailable': 'The service is temporarily unavailable. Please try again in a moment.',
   'errors.not_found': 'The page you asked for does not exist.',
   'errors.invalid_request': 'The request was not valid. Go back and try again.',
   'errors.form_invalid': 'The form was not filled in as expected. Please try again.',

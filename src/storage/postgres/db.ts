@@ -5,9 +5,10 @@ import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Dr
 import { KyselyPGlite } from 'kysely-pglite';
 import pg from 'pg';
 import lockfile from 'proper-lockfile';
-import type { DatabaseConfig } from '../../config/load.ts';
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseConfig, type DatabaseTimeouts } from '../../config/load.ts';
 import { StoreLockedError } from '../../errors.ts';
 import type { Database } from './database.ts';
+import { guardedPool } from './guarded-pool.ts';
 import { reportingErrors, type DatabaseErrorListener } from './error-reporting-driver.ts';
 
 export type Db = Kysely<Database>;
@@ -120,12 +121,31 @@ async function openEmbedded(dataDir: string, onError: DatabaseErrorListener): Pr
   };
 }
 
-function openPostgres(url: string, poolMax: number, onIdleError: (error: Error) => void, onError: DatabaseErrorListener): DatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: poolMax });
+/**
+ * A request waits at most `connectMs` for a connection (a new one or a free pooled one) and about
+ * `statementMs` for a statement, then fails and is answered 503 (REL-F4, REL-F10):
+ * - statement_timeout ends a slow statement on the server (a lock, pg_sleep) and frees its connection;
+ * - query_timeout, a second later, ends the wait on our side when no answer can come (a black-holed link);
+ * - idle_in_transaction_session_timeout lets the server roll back a transaction whose client vanished,
+ *   so its row locks do not block the other replicas;
+ * - TCP keep-alive notices a dead idle connection before a request picks it;
+ * - guardedPool (guarded-pool.ts) drops connections that failed and answers promptly during an outage.
+ */
+function openPostgres(url: string, poolMax: number, timeouts: DatabaseTimeouts, onIdleError: (error: Error) => void, onError: DatabaseErrorListener): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    connectionTimeoutMillis: timeouts.connectMs,
+    statement_timeout: timeouts.statementMs,
+    query_timeout: timeouts.statementMs + 1_000,
+    idle_in_transaction_session_timeout: timeouts.statementMs * 2,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle pooled connection that dies (server restart, failover, admin kill) is dropped by pg and
   // replaced on the next query; without a listener that event would crash the whole process.
   pool.on('error', onIdleError);
-  const db = new Kysely<Database>({ dialect: reportingErrors(new PostgresDialect({ pool }), onError) });
+  const db = new Kysely<Database>({ dialect: reportingErrors(new PostgresDialect({ pool: guardedPool(pool, onIdleError) }), onError) });
   return { db, kind: 'postgres', pool, close: () => db.destroy() };
 }
 
@@ -135,5 +155,7 @@ function openPostgres(url: string, poolMax: number, onIdleError: (error: Error) 
  * `onError` about every failed query and connection attempt (rethrown to the caller as ever).
  */
 export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => {}, onError: DatabaseErrorListener = () => {}): Promise<DatabaseHandle> {
-  return config.kind === 'postgres' ? openPostgres(config.url, config.poolMax, onIdleError, onError) : openEmbedded(config.dataDir, onError);
+  return config.kind === 'postgres'
+    ? openPostgres(config.url, config.poolMax, config.timeouts ?? DEFAULT_DATABASE_TIMEOUTS, onIdleError, onError)
+    : openEmbedded(config.dataDir, onError);
 }
