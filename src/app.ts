@@ -69,6 +69,8 @@ export interface GatehouseApp {
   readonly metrics: AppMetrics;
   provider(): Provider;
   readonly keys: Pick<ProviderHolder, 'refresh'>;
+  /** Shutdown has begun: /readyz answers 503 from now on while requests are still served (src/shutdown.ts). */
+  markDraining(): void;
   /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
   close(): Promise<void>;
 }
@@ -175,6 +177,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
     );
 
+    let draining = false; // markDraining() sets it; /readyz reads it
     const checks: ReadinessCheck[] = [
       { name: 'database', check: async () => void (await db.selectNoFrom((eb) => eb.val(1).as('one')).execute()) },
       {
@@ -222,7 +225,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     own.get('/assets/copy-codes.js', asset('copy-codes.js', 'text/javascript'));
     koa.use(own.routes());
     koa.use(webauthnAssets().routes());
-    koa.use(healthRouter(checks).routes());
+    koa.use(healthRouter(checks, () => draining).routes());
     const csrf = createCsrfTokens(config.cookieSecrets);
     // Rate-limit counters, shared by every replica: Redis when configured, else the Postgres database; on the
     // embedded store this process's memory, exact there (one process by its lock file).
@@ -315,6 +318,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       provider: holder.current,
       keys: holder,
       metrics: { enabled: metrics.enabled, registry: metrics.registry },
+      markDraining() {
+        draining = true;
+      },
       async close() {
         holder.stop();
         await mailer.close(); // before the database: a delivery run may be using it

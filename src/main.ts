@@ -3,6 +3,7 @@ import { createApp } from './app.ts';
 import { seedDemo } from './demo/seed.ts';
 import { ConfigError, PendingMigrationsError, StoreLockedError } from './errors.ts';
 import { startServer } from './server.ts';
+import { shutDownOnSignals } from './shutdown.ts';
 
 /** Entry point: loadConfig(process.env) -> createApp(config) -> listen; SIGTERM drains and closes. */
 async function main(): Promise<void> {
@@ -28,21 +29,12 @@ async function main(): Promise<void> {
     );
   }
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  shutDownOnSignals({
+    logger,
+    ...config.shutdown,
+    markDraining: () => app.markDraining(),
+    stop: (timeoutMs) => running.stop(timeoutMs),
+  });
 }
 
 main().catch((error: unknown) => {

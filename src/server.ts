@@ -2,14 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatehouseApp } from './app.ts';
 import { startMetricsListener } from './observability/metrics-endpoint.ts';
+import { drainable, type DrainResult } from './http/drain.ts';
 
 export interface RunningServer {
   server: Server;
   url: string;
   /** Where /metrics is served when METRICS_PORT is set (the main port then does not serve it). */
   metricsUrl: string | undefined;
-  /** Stops accepting connections, lets in-flight requests finish (up to `graceMs`), then closes the app. */
-  stop(graceMs?: number): Promise<void>;
+  /** Stops accepting connections, lets in-flight requests finish (up to `timeoutMs`), then closes the app. */
+  stop(timeoutMs: number): Promise<DrainResult>;
 }
 
 /** Listens on config.host:config.port (port 0 picks a free one, as the tests do). */
@@ -17,6 +18,7 @@ export async function startServer(app: GatehouseApp, port = app.config.port, hos
   const server = createServer(app.koa.callback());
   // Slightly above common load balancer idle timeouts, so the balancer closes idle sockets first.
   server.keepAliveTimeout = 65_000;
+  const drain = drainable(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -30,14 +32,11 @@ export async function startServer(app: GatehouseApp, port = app.config.port, hos
     server,
     url: `http://${shownHost}:${address.port}`,
     metricsUrl: metrics?.url,
-    async stop(graceMs = 10_000) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
-      clearTimeout(timer);
+    async stop(timeoutMs) {
+      const result = await drain.drain(timeoutMs);
       await metrics?.close(); // scrapes keep working while requests drain
       await app.close();
+      return result;
     },
   };
 }

@@ -68,6 +68,8 @@ export interface Config {
     readonly interaction: number;
   };
   readonly seedDemo: boolean;
+  /** SIGTERM: serve `delaySeconds` more with readiness 503, then wait at most `timeoutSeconds` for requests in flight. */
+  readonly shutdown: { readonly delaySeconds: number; readonly timeoutSeconds: number };
   /** CLIENTS_FILE, read and validated with the rest: the clients upserted at start. */
   readonly clients: readonly ClientMetadata[] | undefined;
   readonly reauth: { readonly passwordMaxAge: number; readonly mfaMaxAge: number; readonly mfaIdle: number };
@@ -283,6 +285,7 @@ export function loadConfig(processEnv: Env): Config {
       interaction: raw.INTERACTION_TTL,
     },
     seedDemo: raw.SEED_DEMO ?? (raw.NODE_ENV === 'development' && !raw.DATABASE_URL),
+    shutdown: { delaySeconds: raw.SHUTDOWN_DELAY_SECONDS, timeoutSeconds: raw.SHUTDOWN_TIMEOUT_SECONDS },
     clients,
     reauth: { passwordMaxAge: raw.REAUTH_PASSWORD_MAX_AGE, mfaMaxAge: raw.REAUTH_MFA_MAX_AGE, mfaIdle: raw.REAUTH_MFA_IDLE },
     defaultLocale: raw.DEFAULT_LOCALE,

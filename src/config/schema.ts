@@ -148,6 +148,10 @@ export const configSchema = z.object({
   CLIENT_AUTH_BLOCK_SECONDS: z.coerce.number().int().min(1).default(900),
   /** Seconds a sign-in interaction may take. */
   INTERACTION_TTL: z.coerce.number().int().min(60).default(600),
+  /** Seconds to keep serving after SIGTERM with /readyz already 503, so balancers stop sending first (a preStop pause). */
+  SHUTDOWN_DELAY_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
+  /** Longest wait in seconds, after the listener closes, for requests in flight; keep delay + this below the grace period. */
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(20),
   /** Seed the demo client and user and serve the demo RP page; default on in development on the embedded store only. */
   SEED_DEMO: flag.optional(),
   /** Optional YAML or JSON file with any of these keys (the environment wins). */

@@ -24,14 +24,23 @@ function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
 /**
  * /healthz: the process is alive (no I/O, so a slow database never gets a healthy pod killed).
  * /readyz: every dependency answers and migrations are applied; 503 otherwise, so no traffic is sent.
+ * Once `draining()` is true (shutdown has begun) /readyz answers 503 at once without asking anything,
+ * so balancers stop sending new traffic while the requests already here finish; /healthz stays 200,
+ * so a draining process is not killed early for being "unhealthy".
  */
-export function healthRouter(checks: ReadinessCheck[]): Router {
+export function healthRouter(checks: ReadinessCheck[], draining: () => boolean = () => false): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
+    if (draining()) {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
     const results = await Promise.all(
       checks.map(async ({ name, check }) => {
         try {
