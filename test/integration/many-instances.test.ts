@@ -91,6 +91,12 @@ if (postgresUrl && redisUrl) describe('instances sharing Postgres and Redis', ()
     await server.close();
   };
   const jwksOf = async (name: string): Promise<{ keys: Jwk[] }> => (await (await balancer.to(name)(`${ISSUER}/jwks`, {})).json()) as { keys: Jwk[] };
+  /** Waits until instance `name` signs with `kid` (its JWKS lists it without key_ops: verify only). */
+  const signsWith = (name: string, kid: string) =>
+    eventually(async () => {
+      const key = (await jwksOf(name)).keys.find((candidate) => candidate.kid === kid);
+      return key !== undefined && key.key_ops === undefined;
+    }, `${name} signs with ${kid}`);
   const rpThrough = (transport: Transport) => discoverRelyingParty(ISSUER, 'web', WEB_SECRET, transport);
 
   beforeAll(async () => {
@@ -182,6 +188,8 @@ if (postgresUrl && redisUrl) describe('instances sharing Postgres and Redis', ()
     expect(kidOf(tokens.id_token!)).toBe(newRs);
     const { payload } = await jwtVerify(tokens.id_token!, createLocalJWKSet((await jwksOf('B')) as JSONWebKeySet), { issuer: ISSUER, audience: 'web' });
     expect(payload.sub).toBe(tokens.claims()!.sub);
+    // And B follows on its next key refresh: both sign with the new key again.
+    await signsWith('B', newRs);
   });
 
   /**
@@ -211,10 +219,7 @@ if (postgresUrl && redisUrl) describe('instances sharing Postgres and Redis', ()
       await Promise.all(loops.map((loop) => loop.more(2)));
       await running.get('A')!.app.keys.refresh(new Date(Date.now() + (ACTIVATION_DELAY + 1) * 1000));
       const newRs = fresh.find((kid) => kid.startsWith('rs256'))!;
-      await eventually(async () => {
-        const key = (await jwksOf('B')).keys.find((candidate) => candidate.kid === newRs);
-        return key !== undefined && key.key_ops === undefined;
-      }, 'B signs with the new key');
+      await signsWith('B', newRs);
       await Promise.all(loops.map((loop) => loop.more(3)));
 
       for (const loop of loops) {

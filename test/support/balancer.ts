@@ -1,10 +1,10 @@
 import type { TestServer } from './app.ts';
 import type { Transport } from './browserless.ts';
 
-/** One Gatehouse process behind the balancer. */
-interface Member {
+/** One Gatehouse process behind the balancer: all it needs is where the process listens. */
+interface Member<S> {
   name: string;
-  server: TestServer;
+  server: S;
   inFlight: number;
 }
 
@@ -18,23 +18,23 @@ interface Member {
  * Taking an instance out (`remove`) waits for its requests in flight, as a balancer does once readiness
  * fails, so a rolling restart tests shared state, not connection draining (REL-F8 has its own test).
  */
-export class Balancer {
+export class Balancer<S extends { url: string } = TestServer> {
   readonly issuer: string;
   /** Which instance answered each request, in order: "A POST /interaction/…/login". */
   readonly log: string[] = [];
-  private members: Member[] = [];
+  private members: Array<Member<S>> = [];
   private turn = 0;
 
   constructor(issuer: string) {
     this.issuer = issuer;
   }
 
-  add(name: string, server: TestServer): void {
+  add(name: string, server: S): void {
     this.members.push({ name, server, inFlight: 0 });
   }
 
   /** Stops sending requests to `name`, waits until its requests in flight have answered, and returns it. */
-  async remove(name: string): Promise<TestServer> {
+  async remove(name: string): Promise<S> {
     const member = this.members.find((candidate) => candidate.name === name);
     if (!member) throw new Error(`no instance ${name} behind the balancer`);
     this.members = this.members.filter((candidate) => candidate !== member);
@@ -58,7 +58,7 @@ export class Balancer {
     };
   }
 
-  private async send(member: Member, url: string, init: RequestInit): Promise<Response> {
+  private async send(member: Member<S>, url: string, init: RequestInit): Promise<Response> {
     if (!url.startsWith(this.issuer)) return fetch(url, init);
     const headers = new Headers(init.headers);
     headers.set('x-forwarded-proto', 'https');

@@ -1,12 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import { KyselyPGlite } from 'kysely-pglite';
 import pg from 'pg';
-import lockfile from 'proper-lockfile';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseConfig, type DatabaseTimeouts } from '../../config/load.ts';
-import { StoreLockedError } from '../../errors.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import type { Database } from './database.ts';
 import { guardedPool } from './guarded-pool.ts';
 import { reportingErrors, type DatabaseErrorListener } from './error-reporting-driver.ts';
@@ -87,20 +85,6 @@ function withAffectedRows(connection: DatabaseConnection): DatabaseConnection {
     },
     streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
   } as DatabaseConnection;
-}
-
-/**
- * PGlite takes no lock on its folder, and two processes writing it lose rows (see NOTES.md), so the
- * embedded store is guarded by a lock file; a second process gets StoreLockedError instead of corruption.
- */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  mkdirSync(dataDir, { recursive: true });
-  try {
-    return await lockfile.lock(dataDir, { lockfilePath: resolve(dataDir, 'gatehouse.lock'), stale: 15_000 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') throw new StoreLockedError(dataDir);
-    throw error;
-  }
 }
 
 async function openEmbedded(dataDir: string, onError: DatabaseErrorListener): Promise<DatabaseHandle> {

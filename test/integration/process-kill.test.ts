@@ -1,0 +1,179 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generate } from 'otplib';
+import { createAccount } from '../../src/accounts/create-account.ts';
+import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createPasswordHasher } from '../../src/security/passwords.ts';
+import { upsertClient } from '../../src/storage/postgres/clients.queries.ts';
+import { TEST_ENV } from '../support/app.ts';
+import { postgresUrl, redisUrl } from '../support/backends.ts';
+import { Balancer } from '../support/balancer.ts';
+import { formAction, inputValue, UserAgent } from '../support/browserless.ts';
+import { gatehouse, gatehouseOk, withDb } from '../support/cli.ts';
+import { REDIRECT_URI, servers, type StackEnv } from '../support/e2e.ts';
+import { WEB_SECRET } from '../support/fixtures.ts';
+import { findForm, openLoginPage, rawAuthorization, submit } from '../support/forms.ts';
+import { startGatehouseProcess, type GatehouseProcess } from '../support/gatehouse-process.ts';
+
+const ISSUER = 'https://id.gatehouse.test';
+const EMAIL = 'killed.mid.login@example.com';
+/** A second account for the replay test, so the code it uses first is not one the first test spent. */
+const REPLAY_EMAIL = 'killed.after.code@example.com';
+const PASSWORD = 'a password typed just before the crash';
+
+/** kill -9: no shutdown handler runs, nothing is flushed or closed. */
+async function kill(target: GatehouseProcess): Promise<void> {
+  target.signal('SIGKILL');
+  await target.exited;
+}
+
+/** Seeds the `web` client and accounts with an authenticator app each; returns the apps' secrets by email. */
+async function seed(env: Record<string, string>, emails: string[]): Promise<Map<string, string>> {
+  const config = loadConfig(env);
+  return withDb(env, async (db) => {
+    await upsertClient(db, 'web', {
+      client_id: 'web',
+      client_secret: WEB_SECRET,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const hasher = await createPasswordHasher(config.argon2);
+    const secrets = new Map<string, string>();
+    for (const email of emails) {
+      const account = await createAccount(db, hasher, { email, password: PASSWORD, emailVerified: true });
+      // Enrolled two steps ago, so the code of the current step has not been used.
+      const past = { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+      const secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
+      if (!(await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 })))) throw new Error('enrolment refused');
+      secrets.set(email, secret);
+    }
+    return secrets;
+  });
+}
+
+/**
+ * REL-F5: the process is killed (SIGKILL) in the middle of a sign-in with a second factor. After the
+ * restart nothing half-finished grants access: the password step alone gave no session and no code,
+ * the user can start the sign-in again, and a one-time code used just before the kill stays used.
+ */
+function killDuringSignIn(stackName: string, setup: () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>, embedded = false) {
+  describe(`kill -9 during a sign-in (${stackName})`, () => {
+    let server: GatehouseProcess;
+    /** Plays the proxy in front of the process, so the browser keeps the issuer's URLs across restarts (new ports). */
+    const proxy = new Balancer<GatehouseProcess>(ISSUER);
+    let cleanup: () => Promise<void>;
+    let secrets: Map<string, string>;
+    let env: Record<string, string>;
+
+    beforeAll(async () => {
+      const made = await setup();
+      cleanup = made.cleanup;
+      // LOG_LEVEL info: startGatehouseProcess waits for the "ready" log line.
+      env = { ...made.env, ISSUER, TRUST_PROXY: 'true', NEW_DEVICE_ALERTS: 'false', LOG_LEVEL: 'info' };
+      // Seeded before the server starts: the embedded store admits one process at a time.
+      await gatehouseOk(['migrate'], env);
+      secrets = await seed(env, [EMAIL, REPLAY_EMAIL]);
+      server = await startGatehouseProcess(env);
+      proxy.add('gatehouse', server);
+    });
+
+    afterAll(async () => {
+      if (server) await kill(server);
+      await cleanup?.();
+    });
+
+    const browser = () => new UserAgent(undefined, proxy.fetch);
+    /** kill -9, start again, and hold it to REL-F5's "ready within 5 s" (about 1–2 s here). */
+    const restart = async () => {
+      await kill(await proxy.remove('gatehouse'));
+      const started = Date.now();
+      server = await startGatehouseProcess(env);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      proxy.add('gatehouse', server);
+    };
+    const postCode = (ua: UserAgent, html: string, code: string) => ua.post(new URL(formAction(html, '/mfa'), ISSUER).href, { code, csrf: inputValue(html, 'csrf') });
+
+    /** Authorization request, sign-in page, password; returns the browser at the code page. */
+    async function passwordStep(ua: UserAgent, email = EMAIL) {
+      const auth = rawAuthorization(ISSUER, { client_id: 'web', redirect_uri: REDIRECT_URI });
+      const page = await openLoginPage(ua, ISSUER, auth.url);
+      const afterPassword = await submit(ua, page.login, { email, password: PASSWORD });
+      expect(afterPassword.status).toBe(303);
+      return { auth, page, afterPassword };
+    }
+
+    it('after the password POST: the restarted server still asks for the code, gives no session, and a new sign-in works', async () => {
+      const ua = browser();
+      const { page, afterPassword } = await passwordStep(ua);
+      await restart();
+
+      // The redirect the browser was following when the server died leads to the code page, not to the client.
+      const resumed = await ua.follow(new URL(afterPassword.headers.get('location')!, page.url).href, ISSUER);
+      expect(resumed.url.startsWith(ISSUER)).toBe(true);
+      expect(await resumed.response.text()).toContain('name="code"');
+      // No session came out of the password step: a new authorization request shows the sign-in page.
+      const again = await passwordStep(ua);
+      const { url, response } = await ua.follow(again.page.url, ISSUER, again.afterPassword);
+      const accepted = await postCode(ua, await response.text(), await generate({ secret: secrets.get(EMAIL)!, epoch: Math.floor(Date.now() / 1000) }));
+      expect(accepted.status).toBe(303);
+      let done = await ua.follow(url, ISSUER, accepted);
+      if (done.url.startsWith(ISSUER)) {
+        const consent = findForm(await done.response.text(), '/consent', ISSUER);
+        done = await ua.follow(done.url, ISSUER, await submit(ua, consent, { decision: 'approve' }));
+      }
+      const callback = new URL(done.url);
+      expect(callback.href.startsWith(REDIRECT_URI)).toBe(true);
+      expect(callback.searchParams.get('code')).toBeTruthy();
+      const tokens = await exchange(callback.searchParams.get('code')!, again.auth.verifier);
+      expect(tokens.id_token).toBeDefined();
+    });
+
+    it('after the code POST: the code used just before the kill is refused after the restart', async () => {
+      const secret = secrets.get(REPLAY_EMAIL)!;
+      const ua = browser();
+      const first = await passwordStep(ua, REPLAY_EMAIL);
+      const atCode = await ua.follow(first.page.url, ISSUER, first.afterPassword);
+      const code = await generate({ secret, epoch: Math.floor(Date.now() / 1000) });
+      expect((await postCode(ua, await atCode.response.text(), code)).status).toBe(303);
+      await restart();
+
+      const other = browser();
+      const second = await passwordStep(other, REPLAY_EMAIL);
+      const html = await (await other.follow(second.page.url, ISSUER, second.afterPassword)).response.text();
+      // Still inside the window (this step or the one before), so only the replay guard can refuse it.
+      const now = Math.floor(Date.now() / 1000);
+      expect([await generate({ secret, epoch: now }), await generate({ secret, epoch: now - 30 })]).toContain(code);
+      const replayed = await postCode(other, html, code);
+      expect(replayed.status).not.toBe(303);
+      expect(await replayed.text()).toContain('name="code"');
+    });
+
+    // The lock a killed server leaves is taken over at once (src/storage/postgres/data-dir-lock.ts), but only then.
+    if (embedded) it('still refuses another process while the server runs', async () => {
+      const result = await gatehouse(['client', 'list'], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('is in use by another Gatehouse process');
+    });
+
+    async function exchange(code: string, verifier: string): Promise<{ id_token?: string }> {
+      const response = await proxy.fetch(`${ISSUER}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${WEB_SECRET}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier }),
+      });
+      return (await response.json()) as { id_token?: string };
+    }
+  });
+}
+
+killDuringSignIn('embedded store', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-kill-'));
+  return { env: { ...TEST_ENV, DATA_DIR: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}, true);
+
+if (postgresUrl && redisUrl) killDuringSignIn('Postgres + Redis', (): Promise<StackEnv> => servers.setup());
