@@ -1,9 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { createRedisClient } from '../../src/storage/redis/client.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { redisUrl } from '../support/backends.ts';
-import { exchange, expectEveryStepRefused, expectRecovered, readyAgain, signInBefore, startFlow } from '../support/fault-flows.ts';
+import {
+  exchange,
+  expectEveryStepRefused,
+  expectNoPileUp,
+  expectRecovered,
+  OUTAGE_BOUND_MS,
+  readyAgain,
+  signInBefore,
+  startFlow,
+} from '../support/fault-flows.ts';
 import { UserAgent } from '../support/browserless.ts';
 import { seedBasics, USER } from '../support/fixtures.ts';
 import { rawAuthorization, signInThroughForms } from '../support/forms.ts';
@@ -11,8 +21,9 @@ import { REDIRECT_URI } from '../support/e2e.ts';
 import { startOwnRedis, type OwnRedis } from '../support/redis-server.ts';
 
 /*
- * REL-F1 and REL-F2: a Redis of the test's own, with AOF as the README asks (appendonly yes, appendfsync
- * everysec), restarted cleanly and killed under a running Gatehouse. The app is never restarted.
+ * REL-F1, REL-F2 and REL-F10: a Redis of the test's own, with AOF as the README asks (appendonly yes,
+ * appendfsync everysec), paused, restarted cleanly and killed under a running Gatehouse (CLIENT PAUSE or a
+ * SHUTDOWN on the machine's shared Redis would stall every other test). The app is never restarted.
  */
 
 describe('a Redis client that cannot connect', () => {
@@ -59,6 +70,18 @@ if (redisUrl) {
       expect(new URL(url).searchParams.get('code')).toBeTruthy();
       // Its refresh token still works and its used code is still used; the interrupted sign-in completes.
       await expectRecovered(server, flow, before);
+    });
+
+    it('REL-F10 CLIENT PAUSE 3000: requests end at the command timeout with 503, all of them at once, and service resumes by itself', async () => {
+      const admin = new Redis(redis.url);
+      try {
+        await admin.call('CLIENT', 'PAUSE', '3000', 'ALL');
+        expect(await expectNoPileUp(server, 20, OUTAGE_BOUND_MS)).toBeLessThan(100);
+      } finally {
+        admin.disconnect();
+      }
+      expect(await readyAgain(server)).toBeLessThan(5_000);
+      expect((await signInBefore(server)).accessToken).toBeTruthy();
     });
 
     it('REL-F2 crash (kill -9): a code used more than a second before the crash stays used; the final second is counted', async () => {
