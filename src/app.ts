@@ -121,7 +121,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics.databaseError,
   );
   if (database.pool) metrics.pool(database.pool);
-  const redis = config.redis ? createRedisClient(config.redis.url, config.redis.timeouts) : undefined;
+  const redis = config.redis ? createRedisClient(config.redis.url, config.redis.timeouts, config.redis.sentinel) : undefined;
   // Without a listener ioredis prints every connection error to stderr; ours go to the structured log.
   redis?.on('error', (error: Error) => logger.warn({ err: error.message }, 'redis connection error'));
   if (redis) metrics.redis(redis);

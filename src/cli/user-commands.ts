@@ -102,7 +102,7 @@ async function sessions(args: string[], io: CliIo): Promise<number> {
     io,
     async ({ db, config }) => {
       if (!config.redis) return revokeUserSessions(db, createPostgresAccountRevoker(db), email);
-      const redis = createRedisClient(config.redis.url, config.redis.timeouts);
+      const redis = createRedisClient(config.redis.url, config.redis.timeouts, config.redis.sentinel);
       try {
         return await revokeUserSessions(db, createRedisAccountRevoker(redis, config.redis.keyPrefix), email);
       } finally {

@@ -27,6 +27,19 @@ export interface RedisTimeouts {
   readonly connectMs: number;
 }
 
+/**
+ * Redis behind Sentinel (REL-F3): the client asks these sentinels where the primary `name` is, and asks
+ * again whenever its connection drops, so it follows a failover without a restart. REDIS_URL still gives
+ * the primary's user, password, database and TLS (rediss:// is TLS to the sentinels too); its host and
+ * port are not used.
+ */
+export interface RedisSentinelConfig {
+  readonly addresses: readonly { readonly host: string; readonly port: number }[];
+  readonly name: string;
+  /** The sentinels' own password (their requirepass); undefined: they have none. */
+  readonly password: string | undefined;
+}
+
 /** The schema's defaults, for code that opens a store without a loaded Config (the CLI's helpers, tests, benchmarks). */
 const schemaDefaults = configSchema.parse({});
 export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
@@ -47,7 +60,9 @@ export interface Config {
   readonly issuer: string;
   readonly database: DatabaseConfig;
   readonly dataDir: string;
-  readonly redis: { readonly url: string; readonly keyPrefix: string; readonly timeouts: RedisTimeouts } | undefined;
+  readonly redis:
+    | { readonly url: string; readonly keyPrefix: string; readonly timeouts: RedisTimeouts; readonly sentinel: RedisSentinelConfig | undefined }
+    | undefined;
   readonly cookieSecrets: readonly string[];
   readonly keyEncryptionKey: Buffer;
   /** True when secrets were generated (development/test only; production refuses). */
@@ -205,8 +220,23 @@ function crossKeyProblems(input: Env): string[] {
   if (input.METRICS_PORT !== undefined && Number(input.METRICS_PORT) !== 0 && Number(input.METRICS_PORT) === Number(input.PORT ?? 3000)) {
     problems.push('METRICS_PORT: must differ from PORT (it keeps /metrics off the public port)');
   }
+  problems.push(...sentinelProblems(input));
   if (truthy(input.SEED_DEMO) && input.DATABASE_URL) {
     problems.push('SEED_DEMO: the demo is seeded only on the embedded store (unset DATABASE_URL)');
+  }
+  return problems;
+}
+
+/** The Sentinel keys go together, and with REDIS_URL (which still says how to talk to the primary). */
+function sentinelProblems(input: Env): string[] {
+  const problems: string[] = [];
+  if (input.REDIS_SENTINELS && !input.REDIS_SENTINEL_NAME) {
+    problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the name the sentinels monitor the primary under)');
+  }
+  if (input.REDIS_SENTINEL_NAME && !input.REDIS_SENTINELS) problems.push('REDIS_SENTINELS: required with REDIS_SENTINEL_NAME');
+  if (input.REDIS_SENTINEL_PASSWORD && !input.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_PASSWORD: only used with REDIS_SENTINELS');
+  if ((input.REDIS_SENTINELS || input.REDIS_SENTINEL_NAME) && !input.REDIS_URL) {
+    problems.push('REDIS_URL: required with REDIS_SENTINELS (it gives the password, database and TLS; its host is not used)');
   }
   return problems;
 }
@@ -259,6 +289,10 @@ export function loadConfig(processEnv: Env): Config {
           url: raw.REDIS_URL,
           keyPrefix: raw.REDIS_KEY_PREFIX,
           timeouts: { commandMs: raw.REDIS_COMMAND_TIMEOUT_MS, connectMs: raw.REDIS_CONNECT_TIMEOUT_MS },
+          sentinel:
+            raw.REDIS_SENTINELS && raw.REDIS_SENTINEL_NAME
+              ? { addresses: raw.REDIS_SENTINELS, name: raw.REDIS_SENTINEL_NAME, password: raw.REDIS_SENTINEL_PASSWORD }
+              : undefined,
         }
       : undefined,
     cookieSecrets: raw.COOKIE_SECRETS ?? generated!.cookieSecrets,

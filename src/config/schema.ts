@@ -7,6 +7,16 @@ const bool = (fallback: boolean) => flag.default(fallback);
 const list = z
   .string()
   .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+/** host:port, or [ipv6]:port; the port defaults to Sentinel's 26379. */
+const sentinelAddress = z.string().transform((value, ctx) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]/@]+))(?::(\d{1,5}))?$/.exec(value);
+  const port = match?.[3] === undefined ? 26379 : Number(match[3]);
+  if (!match || port < 1 || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not host:port` });
+    return z.NEVER;
+  }
+  return { host: match[1] ?? match[2]!, port };
+});
 const optionalUrl = (protocols: string[]) =>
   z
     .string()
@@ -47,6 +57,12 @@ export const configSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   /** Milliseconds to open a Redis connection; while it is not open, requests that need Redis get 503 at once. */
   REDIS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Comma list of Redis Sentinels (host:port, port 26379 when left out) that name the primary; REDIS_URL's host and port are then unused. */
+  REDIS_SENTINELS: list.pipe(z.array(sentinelAddress).min(1, 'list at least one sentinel')).optional(),
+  /** The primary's name at the sentinels (their `sentinel monitor <name> ...`); required with REDIS_SENTINELS. */
+  REDIS_SENTINEL_NAME: z.string().regex(/^[^\s,]+$/, 'must be one name without spaces or commas').optional(),
+  /** Password of the sentinels themselves (their requirepass), when they have one; the primary's is REDIS_URL's. */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   /** Comma list of cookie signing secrets (>= 32 chars each); the first signs, all verify (rotate by appending, then moving to the front). */
   COOKIE_SECRETS: list
     .pipe(z.array(z.string().min(32, 'each cookie secret needs at least 32 characters')).min(1))

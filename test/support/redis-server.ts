@@ -23,7 +23,8 @@ export interface OwnRedis {
   remove(): Promise<void>;
 }
 
-async function waitForPing(url: string, limitMs = 10_000): Promise<void> {
+/** Resolves once the Redis (or Sentinel) at `url` answers PING. */
+export async function waitForPing(url: string, limitMs = 10_000): Promise<void> {
   const started = Date.now();
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });

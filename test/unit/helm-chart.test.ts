@@ -74,10 +74,18 @@ describe('values.schema.json', () => {
   });
 
   it('refuses secrets in the ConfigMap: they come from Secret objects only (OPS-04)', () => {
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'COOKIE_SECRETS', 'KEY_ENCRYPTION_KEY', 'SMTP_URL']) {
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'COOKIE_SECRETS', 'KEY_ENCRYPTION_KEY', 'SMTP_URL', 'REDIS_SENTINEL_PASSWORD']) {
       const errors = errorsOf(withDefaults({ config: { [key]: 'x' } }));
       expect(errors).toContainEqual(expect.objectContaining({ instancePath: '/config', keyword: 'propertyNames', params: { propertyName: key } }));
     }
+  });
+
+  it('takes Redis Sentinel as plain settings, with the sentinels\' password in the Secret only when given (REL-F3)', () => {
+    const sentinel = { config: { REDIS_SENTINELS: 'sentinel-0:26379,sentinel-1:26379', REDIS_SENTINEL_NAME: 'mymaster' } };
+    expect(described(errorsOf(withDefaults({ ...sentinel, secrets: { redisSentinelPassword: 'sentinel-secret' } })))).toEqual([]);
+    expect(read('templates/secret.yaml')).toContain(
+      '  {{- with .Values.secrets.redisSentinelPassword }}\n  REDIS_SENTINEL_PASSWORD: {{ . | b64enc | quote }}\n  {{- end }}\n',
+    );
   });
 
   it('refuses the settings the chart owns, so values cannot contradict the probes or the drain arithmetic', () => {

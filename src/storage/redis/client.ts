@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { DEFAULT_REDIS_TIMEOUTS, type RedisTimeouts } from '../../config/load.ts';
+import { Redis, type RedisOptions } from 'ioredis';
+import { DEFAULT_REDIS_TIMEOUTS, type RedisSentinelConfig, type RedisTimeouts } from '../../config/load.ts';
 
 /**
  * A Redis client for the OIDC adapter and the rate-limit store. During an outage requests must fail fast
@@ -16,8 +16,14 @@ import { DEFAULT_REDIS_TIMEOUTS, type RedisTimeouts } from '../../config/load.ts
  *   each failed reconnect empties the start-up queue, so it stays bounded;
  * - retryStrategy never gives up (backoff to at most 1 s), so service resumes within about a second
  *   of Redis (REL-F1: within 5 s) without a restart.
+ * With `sentinel` (REL-F3), every (re)connection first asks the sentinels where the primary is, so after a
+ * failover the next reconnect reaches the promoted replica; see sentinelOptions.
  */
-export function createRedisClient(url: string, timeouts: RedisTimeouts = DEFAULT_REDIS_TIMEOUTS): Redis {
+export function createRedisClient(url: string, timeouts: RedisTimeouts = DEFAULT_REDIS_TIMEOUTS, sentinel?: RedisSentinelConfig): Redis {
+  // ioredis reads enableOfflineQueue on every command, so switching it off changes what a disconnect does.
+  const stopQueueing = () => {
+    redis.options.enableOfflineQueue = false;
+  };
   const redis = new Redis(url, {
     maxRetriesPerRequest: 0,
     connectTimeout: timeouts.connectMs,
@@ -25,12 +31,39 @@ export function createRedisClient(url: string, timeouts: RedisTimeouts = DEFAULT
     socketTimeout: timeouts.commandMs + timeouts.connectMs,
     retryStrategy: (times) => Math.min(times * 100, 1_000),
     connectionName: 'gatehouse',
+    ...(sentinel ? sentinelOptions(url, timeouts, sentinel, stopQueueing) : {}),
   });
-  // ioredis reads this option on every command, so switching it here changes what a disconnect does.
-  redis.once('ready', () => {
-    redis.options.enableOfflineQueue = false;
-  });
+  redis.once('ready', stopQueueing);
   return redis;
+}
+
+/**
+ * ioredis's Sentinel mode with the same bounds as a direct connection. REDIS_URL keeps the primary's
+ * user, password and database; rediss:// means TLS to the sentinels as well as to the primary (ioredis
+ * needs both said explicitly). A sentinel that accepts but does not answer is given up after the command
+ * timeout, and the search never stops (backoff to at most 1 s per round through the list).
+ *
+ * One gap is closed by hand: while no sentinel answers at all, ioredis keeps looking inside a single
+ * connection attempt, which never fails, so the start-up queue would never be emptied: it would grow for
+ * as long as the sentinels are away, and its commands (each answered 503 at the command timeout) would
+ * all run whenever one came back. So the first round through the list in which no sentinel answers ends
+ * the start-up queue (`onNoSentinel`): it keeps at most what was sent during that round, and later
+ * commands are refused at once.
+ */
+export function sentinelOptions(url: string, timeouts: RedisTimeouts, sentinel: RedisSentinelConfig, onNoSentinel: () => void = () => {}): RedisOptions {
+  const tls = new URL(url).protocol === 'rediss:';
+  return {
+    sentinels: sentinel.addresses.map(({ host, port }) => ({ host, port })),
+    name: sentinel.name,
+    sentinelPassword: sentinel.password,
+    sentinelCommandTimeout: timeouts.commandMs,
+    sentinelRetryStrategy: (times) => {
+      onNoSentinel();
+      return Math.min(times * 100, 1_000);
+    },
+    enableTLSForSentinelMode: tls,
+    ...(tls ? { sentinelTLS: {} } : {}),
+  };
 }
 
 /**
