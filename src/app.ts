@@ -37,6 +37,7 @@ import { createRedisClient } from './storage/redis/client.ts';
 import { checkRedisDurability } from './storage/redis/durability.ts';
 import { applyClientsFile } from './admin/clients-file.ts';
 import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
+import { loadRevocationEpoch, withRevocationEpoch, type CachedRevocationEpoch } from './storage/revocation-epoch.ts';
 import { demoRouter } from './demo/router.ts';
 import { devOutboxRouter } from './mail/dev-outbox.ts';
 import { createMailer, type Mailer } from './mail/outbox.ts';
@@ -69,6 +70,8 @@ export interface GatehouseApp {
   readonly metrics: AppMetrics;
   provider(): Provider;
   readonly keys: Pick<ProviderHolder, 'refresh'>;
+  /** The cached revocation epoch (REL-F13); tests call refresh() instead of waiting for its timer. */
+  readonly revocationEpoch: Pick<CachedRevocationEpoch, 'refresh' | 'cutoff'>;
   /** Shutdown has begun: /readyz answers 503 from now on while requests are still served (src/shutdown.ts). */
   markDraining(): void;
   /** Stops timers and closes Redis and the database (the HTTP server is closed by its owner). */
@@ -159,9 +162,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const audit = metrics.audit(createAuditLog({ db, logger, now: () => new Date(clock()) }));
     const auditRetention = createAuditRetention({ db, logger, retentionDays: config.audit.retentionDays, clock });
     const clients = createClientsAdapter(db);
-    const models: AdapterFactory = redis
-      ? createRedisAdapterFactory(redis, config.redis!.keyPrefix)
-      : createPostgresAdapterFactory(db);
+    // What was issued before the revocation epoch reads as absent, from Redis or the database alike (REL-F13).
+    const revocationEpoch = await loadRevocationEpoch(db, config.revocationEpoch.refreshSeconds, logger);
+    const models: AdapterFactory = withRevocationEpoch(
+      redis ? createRedisAdapterFactory(redis, config.redis!.keyPrefix) : createPostgresAdapterFactory(db),
+      revocationEpoch,
+    );
     const adapter: AdapterFactory = (model) => (model === 'Client' ? clients : models(model));
     const holder = await createProviderHolder(
       config,
@@ -306,6 +312,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
 
     mailer.start(5_000);
+    revocationEpoch.start();
     if (config.audit.retentionDays > 0) auditRetention.start();
     return {
       config,
@@ -317,12 +324,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       audit,
       provider: holder.current,
       keys: holder,
+      revocationEpoch,
       metrics: { enabled: metrics.enabled, registry: metrics.registry },
       markDraining() {
         draining = true;
       },
       async close() {
         holder.stop();
+        revocationEpoch.stop();
         await mailer.close(); // before the database: a delivery run may be using it
         await auditRetention.close();
         redis?.disconnect();

@@ -35,6 +35,7 @@ export const AUDIT_EVENT_TYPES = [
   'admin_user_unlocked',
   'admin_password_set',
   'admin_sessions_revoked',
+  'admin_all_sessions_revoked',
   'admin_client_added',
   'admin_client_removed',
   'admin_keys_rotated',

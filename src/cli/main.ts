@@ -3,6 +3,7 @@ import { auditCommands } from './audit-commands.ts';
 import { clientCommands } from './client-commands.ts';
 import { noPositionals, parseOptions, print, withDatabase, type CliIo } from './context.ts';
 import { keyCommands } from './key-commands.ts';
+import { sessionCommands } from './session-commands.ts';
 import { USAGE } from './usage.ts';
 import { userCommands } from './user-commands.ts';
 
@@ -18,7 +19,13 @@ async function migrate(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-const groups: Record<string, Record<string, Command>> = { client: clientCommands, user: userCommands, keys: keyCommands, audit: auditCommands };
+const groups: Record<string, Record<string, Command>> = {
+  client: clientCommands,
+  user: userCommands,
+  sessions: sessionCommands,
+  keys: keyCommands,
+  audit: auditCommands,
+};
 
 /** Finds the command named by the first one or two words; the rest are its arguments. */
 function resolve(argv: string[]): { command: Command; args: string[] } {

@@ -47,6 +47,9 @@ Commands:
                                   password sign-in (a password reset lifts it too).
   user sessions revoke --email E  End the account's sessions, grants and refresh tokens everywhere.
 
+  sessions revoke-all             Sign everyone out: every session, grant, code and token issued until
+                                  now is refused (after restoring Redis from a backup; see README).
+
   keys list [--json]              List signing keys (kid, alg, status, activates_at, remove_after).
   keys rotate                     Publish a new key per algorithm; it signs after KEY_ACTIVATION_DELAY_SECONDS.
 

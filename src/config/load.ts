@@ -75,6 +75,8 @@ export interface Config {
   /** How many argon2 computations run at once and how long others wait (ABU-05). */
   readonly hashing: { readonly maxConcurrent: number; readonly queueTimeoutMs: number };
   readonly keys: { readonly activationDelaySeconds: number; readonly refreshSeconds: number };
+  /** How often a server re-reads the revocation epoch (REL-F13, src/storage/revocation-epoch.ts). */
+  readonly revocationEpoch: { readonly refreshSeconds: number };
   readonly ttl: {
     readonly accessToken: number;
     readonly idToken: number;
@@ -311,6 +313,7 @@ export function loadConfig(processEnv: Env): Config {
       activationDelaySeconds: raw.KEY_ACTIVATION_DELAY_SECONDS,
       refreshSeconds: raw.KEY_REFRESH_SECONDS,
     },
+    revocationEpoch: { refreshSeconds: raw.REVOCATION_EPOCH_REFRESH_SECONDS },
     ttl: {
       accessToken: raw.ACCESS_TOKEN_TTL,
       idToken: raw.ID_TOKEN_TTL,

@@ -98,6 +98,8 @@ export const configSchema = z.object({
   KEY_ACTIVATION_DELAY_SECONDS: int(3600),
   /** Seconds between checks of the signing keys table by a running server. */
   KEY_REFRESH_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Seconds between re-reads of the revocation epoch: the longest a server still accepts what `gatehouse sessions revoke-all` revoked. */
+  REVOCATION_EPOCH_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   /** Access token lifetime in seconds. */
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
   /** ID token lifetime in seconds. */

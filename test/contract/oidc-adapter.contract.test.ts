@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 // @ts-expect-error -- oidc-provider ships no type declarations; the factory is typed below.
 import { createMemoryAdapter as createMemoryAdapterUntyped } from 'oidc-provider/lib/adapters/memory_adapter.js';
+import { pino } from 'pino';
 import type { AdapterFactory as ProviderAdapterFactory } from 'oidc-provider';
 import type { DatabaseConfig } from '../../src/config/load.ts';
 import type { AdapterFactory, AdapterPayload } from '../../src/storage/oidc-adapter.ts';
@@ -12,6 +13,7 @@ import { createPostgresAdapterFactory } from '../../src/storage/postgres/oidc-ad
 import { deleteExpiredPayloads } from '../../src/storage/postgres/oidc-payloads.queries.ts';
 import { createRedisClient } from '../../src/storage/redis/client.ts';
 import { createRedisAdapterFactory } from '../../src/storage/redis/oidc-adapter.ts';
+import { loadRevocationEpoch, withRevocationEpoch } from '../../src/storage/revocation-epoch.ts';
 import { postgresBackend, redisUrl, uniqueName } from '../support/backends.ts';
 
 const createMemoryAdapter = createMemoryAdapterUntyped as (clockTolerance?: number) => AdapterFactory;
@@ -66,6 +68,17 @@ const backends: Backend[] = [
     name: 'embedded PGlite',
     ours: true,
     open: () => openSql({ kind: 'embedded', dataDir: 'memory://' }, async () => {}),
+  },
+  {
+    // What the app plugs in: the same store behind the revocation epoch (REL-F13), as on a fresh install
+    // (test/contract/revocation-epoch.contract.test.ts covers a moved epoch).
+    name: 'embedded PGlite behind the revocation epoch',
+    ours: true,
+    async open() {
+      const harness = await openSql({ kind: 'embedded', dataDir: 'memory://' }, async () => {});
+      const epoch = await loadRevocationEpoch(harness.db!, 60, pino({ level: 'silent' }));
+      return { ...harness, adapterFor: withRevocationEpoch(harness.adapterFor, epoch) };
+    },
   },
 ];
 if (process.env.DATABASE_URL) {

@@ -172,6 +172,12 @@ export interface AuditEventsTable {
   details: Json<Record<string, unknown>>;
 }
 
+/** One row (migration 20261129090000): what oidc-provider issued before `revoked_before` is void (REL-F13). */
+export interface RevocationEpochTable {
+  singleton: Generated<boolean>;
+  revoked_before: Timestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -185,6 +191,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  revocation_epoch: RevocationEpochTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
