@@ -7,6 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 import { createAuditRetention } from './audit/retention.ts';
+import { checkSealedSecrets } from './admin/sealed-secrets.ts';
 import type { Config } from './config/load.ts';
 import { PendingMigrationsError } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -138,6 +139,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const pending = await pendingMigrations(db);
       if (pending.length > 0) throw new PendingMigrationsError(pending);
     }
+    // A secret sealed by a key no longer in KEY_ENCRYPTION_KEY is refused here, not at someone's sign-in (REL-F7).
+    await checkSealedSecrets(db, config.keyEncryptionKeys);
     if (config.clients) {
       await applyClientsFile(db, config.clients);
       logger.info({ clients: config.clients.map((client) => client.client_id) }, 'clients from CLIENTS_FILE applied');
@@ -257,7 +260,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       csrf,
       provider: holder.current,
       accounts: { registrationOpen: config.registration === 'open', allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn, mfaRequired: config.accounts.mfaRequired },
-      totp: { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(clock()) },
+      totp: { db, keyEncryptionKeys: config.keyEncryptionKeys, now: () => new Date(clock()) },
       recoveryCodes,
       mail: mailer,
       issuer: config.issuer,

@@ -91,3 +91,19 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/**
+ * Stored secrets were sealed by a key-encryption key that KEY_ENCRYPTION_KEY no longer lists (REL-F7):
+ * dropped before `gatehouse keys reencrypt` ran, or a wrong key. Said at start, without a stack, so
+ * the operator puts the key back instead of the server failing sign-ins one by one.
+ */
+export class EncryptionKeyMissingError extends Error {
+  constructor(findings: readonly string[], configuredIds: readonly string[]) {
+    super(
+      `Stored secrets are encrypted under a key KEY_ENCRYPTION_KEY does not list (configured key ids: ${configuredIds.join(', ')}):\n` +
+        findings.map((finding) => `  - ${finding}`).join('\n') +
+        '\nPut the old key back in KEY_ENCRYPTION_KEY after the current one, run `gatehouse keys reencrypt`, and only then remove it.',
+    );
+    this.name = 'EncryptionKeyMissingError';
+  }
+}

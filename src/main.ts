@@ -1,7 +1,7 @@
 import { loadConfig } from './config/load.ts';
 import { createApp } from './app.ts';
 import { seedDemo } from './demo/seed.ts';
-import { ConfigError, PendingMigrationsError, StoreLockedError } from './errors.ts';
+import { ConfigError, EncryptionKeyMissingError, PendingMigrationsError, StoreLockedError } from './errors.ts';
 import { startServer } from './server.ts';
 import { shutDownOnSignals } from './shutdown.ts';
 
@@ -38,7 +38,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StoreLockedError || error instanceof PendingMigrationsError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof StoreLockedError ||
+    error instanceof PendingMigrationsError ||
+    error instanceof EncryptionKeyMissingError
+  ) {
     process.stderr.write(`gatehouse: ${error.message}\n`);
   } else {
     process.stderr.write(`gatehouse: failed to start: ${(error as Error).stack ?? String(error)}\n`);

@@ -15,7 +15,7 @@ export type { AuthenticatorSetup };
 
 type Outcome<T = object> = ({ ok: true } & T) | { ok: false; problems: SettingsProblem[] };
 
-const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now });
+const totpDeps = (deps: AccountSettingsDeps): TotpDeps => ({ db: deps.db, keyEncryptionKeys: deps.config.keyEncryptionKeys, now: deps.now });
 
 const issuerName = (deps: AccountSettingsDeps) => totpIssuerName(deps.config.issuer);
 

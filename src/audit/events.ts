@@ -39,6 +39,7 @@ export const AUDIT_EVENT_TYPES = [
   'admin_client_added',
   'admin_client_removed',
   'admin_keys_rotated',
+  'admin_secrets_reencrypted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

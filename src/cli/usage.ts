@@ -52,6 +52,8 @@ Commands:
 
   keys list [--json]              List signing keys (kid, alg, status, activates_at, remove_after).
   keys rotate                     Publish a new key per algorithm; it signs after KEY_ACTIVATION_DELAY_SECONDS.
+  keys reencrypt [--batch-size N] Re-encrypt every stored secret (TOTP seeds, private signing keys) under the
+                                  first KEY_ENCRYPTION_KEY, N rows per transaction (default 500); idempotent.
 
   audit list [filters] [--json]   Audit events, oldest first: time, type, outcome, account, client, IP, details.
       --account EMAIL_OR_ID       Events of one account (an id also finds those of a deleted account).

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { readClientsFile } from '../admin/clients-file.ts';
 import type { ClientMetadata } from '../admin/clients.ts';
 import { ConfigError } from '../errors.ts';
+import { createKeyRing, type KeyRing } from '../security/encryption.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 
@@ -64,7 +65,8 @@ export interface Config {
     | { readonly url: string; readonly keyPrefix: string; readonly timeouts: RedisTimeouts; readonly sentinel: RedisSentinelConfig | undefined }
     | undefined;
   readonly cookieSecrets: readonly string[];
-  readonly keyEncryptionKey: Buffer;
+  /** KEY_ENCRYPTION_KEY: the first key encrypts, every key decrypts (REL-F7 rotation). */
+  readonly keyEncryptionKeys: KeyRing;
   /** True when secrets were generated (development/test only; production refuses). */
   readonly secretsGenerated: boolean;
   readonly logLevel: ParsedConfig['LOG_LEVEL'];
@@ -298,7 +300,7 @@ export function loadConfig(processEnv: Env): Config {
         }
       : undefined,
     cookieSecrets: raw.COOKIE_SECRETS ?? generated!.cookieSecrets,
-    keyEncryptionKey: Buffer.from(raw.KEY_ENCRYPTION_KEY ?? generated!.keyEncryptionKey, 'base64'),
+    keyEncryptionKeys: createKeyRing((raw.KEY_ENCRYPTION_KEY ?? [generated!.keyEncryptionKey]).map((key) => Buffer.from(key, 'base64'))),
     secretsGenerated: generated !== undefined,
     logLevel: raw.LOG_LEVEL,
     trustProxy: raw.TRUST_PROXY,

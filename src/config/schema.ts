@@ -67,12 +67,18 @@ export const configSchema = z.object({
   COOKIE_SECRETS: list
     .pipe(z.array(z.string().min(32, 'each cookie secret needs at least 32 characters')).min(1))
     .optional(),
-  /** Base64 of 32 random bytes; encrypts private signing keys at rest (AES-256-GCM). */
-  KEY_ENCRYPTION_KEY: z
-    .string()
-    .refine((value) => Buffer.from(value, 'base64').length === 32, {
-      message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)',
-    })
+  /** Comma list of base64 32-byte keys that encrypt TOTP seeds and private signing keys (AES-256-GCM); the first encrypts, all decrypt (rotate by appending, moving to the front, `gatehouse keys reencrypt`, then dropping the old). */
+  KEY_ENCRYPTION_KEY: list
+    .pipe(
+      z
+        .array(z.string())
+        .min(1)
+        // One message for the whole list (not per item), so the problem reads `KEY_ENCRYPTION_KEY: ...`.
+        .refine((keys) => keys.every((key) => Buffer.from(key, 'base64').length === 32), {
+          message: 'each key must be base64 of exactly 32 bytes (openssl rand -base64 32)',
+        })
+        .refine((keys) => new Set(keys).size === keys.length, { message: 'lists the same key twice' }),
+    )
     .optional(),
   /** pino level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

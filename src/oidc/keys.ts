@@ -32,7 +32,7 @@ async function createKey(db: Db, config: Config, alg: SigningAlg, status: Signin
     kid,
     alg,
     public_jwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
-    private_jwk_encrypted: encryptSecret(config.keyEncryptionKey, JSON.stringify(privateJwk), kid),
+    private_jwk_encrypted: encryptSecret(config.keyEncryptionKeys, JSON.stringify(privateJwk), kid),
     status,
     activates_at: activatesAt,
   });
@@ -83,7 +83,7 @@ export function toProviderJwks(keys: SigningKeyRow[], config: Config): { keys: P
   const sorted = [...keys].sort((a, b) => rank[a.status] - rank[b.status]);
   return {
     keys: sorted.map((key) => {
-      const privateJwk = JSON.parse(decryptSecret(config.keyEncryptionKey, key.private_jwk_encrypted, key.kid)) as JsonWebKey;
+      const privateJwk = JSON.parse(decryptSecret(config.keyEncryptionKeys, key.private_jwk_encrypted, key.kid)) as JsonWebKey;
       const jwk: PrivateJwk = { ...privateJwk, kid: key.kid, alg: key.alg, use: 'sig' };
       if (key.status !== 'current') jwk.key_ops = ['verify'];
       return jwk;

@@ -86,7 +86,7 @@ export async function completePasswordReset(
   }
   // After the password check, so a refused weak password does not use up a single-use code.
   if (await resetNeedsSecondFactor(deps, account)) {
-    const totp = { db: deps.db, keyEncryptionKey: deps.config.keyEncryptionKey, now: deps.now };
+    const totp = { db: deps.db, keyEncryptionKeys: deps.config.keyEncryptionKeys, now: deps.now };
     const { outcome, recovery } = await verifySecondFactorCode({ totp, recoveryCodes: deps.recoveryCodes }, account.id, input.code);
     if (outcome !== 'accepted') {
       return { ok: false, expired: false, problems: [{ field: 'code', messageKey: outcome === 'locked' ? 'errors.mfa_locked' : 'mfa.wrongCode' }] };

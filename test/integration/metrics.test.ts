@@ -145,7 +145,7 @@ describe('/metrics on the main port (embedded store)', () => {
     await createAccount(server.app.db, server.app.hasher, { email: MISTYPED, password: PASSWORD, emailVerified: true });
     const account = await createAccount(server.app.db, server.app.hasher, { email: EMAIL, password: PASSWORD, emailVerified: true });
     // Enrolled a minute ago, so the current code has not been used yet.
-    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    const past = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
     totpSecret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
     expect(await confirmTotpEnrolment(past, account.id, await generate({ secret: totpSecret, epoch: Math.floor(Date.now() / 1000) - 60 }))).toBe(true);
   });

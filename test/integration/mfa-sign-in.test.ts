@@ -32,7 +32,7 @@ describe('signing in with a TOTP second factor', () => {
     await seedBasics(server);
     const account = await createAccount(server.app.db, server.app.hasher, { email: EMAIL, password: PASSWORD, emailVerified: true });
     // Enrolled two steps ago, so the current code has not been used yet.
-    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    const past = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
     secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
     expect(await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }))).toBe(true);
   });
@@ -158,7 +158,7 @@ describe('REC-05: a password reset does not bypass two-step verification', () =>
     server = await startTestServer({ DATA_DIR: 'memory://', SMTP_URL: sink.url });
     await seedBasics(server);
     const account = await createAccount(server.app.db, server.app.hasher, { email: EMAIL, password: PASSWORD, emailVerified: true });
-    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    const past = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
     secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
     await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }));
   });
@@ -233,7 +233,7 @@ describe('MFA-05: recovery codes', () => {
 
   it('makes 10 codes of 80 bits, stored only hashed; each signs in once in place of the app', async () => {
     const account = await createAccount(server.app.db, server.app.hasher, { email: 'lost.phone@example.com', password: PASSWORD, emailVerified: true });
-    const past = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+    const past = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
     const { secret } = (await startTotpEnrolment(past, account, 'Gatehouse'))!;
     await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 }));
     const codes = await generateRecoveryCodes({ db: server.app.db, hasher: server.app.hasher, now: () => new Date() }, account.id);
@@ -270,7 +270,7 @@ describe('MFA-04: the authenticator’s own failure counter, and the way back fr
   let offset = 0;
   const base = Date.now();
   const clock = () => base + offset;
-  const totp = () => ({ db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(clock()) });
+  const totp = () => ({ db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(clock()) });
 
   beforeAll(async () => {
     server = await startTestServer({ DATA_DIR: 'memory://' }, { clock });

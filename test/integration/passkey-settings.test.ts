@@ -146,7 +146,7 @@ describe('passkeys on the security page', () => {
   it('turning the authenticator app off keeps the recovery codes while a passkey remains', async () => {
     const { ua, id, email } = await person();
     let offset = -60_000; // enrolled a step ago, so the code that turns it off is a new one
-    const totp = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(Date.now() + offset) };
+    const totp = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(Date.now() + offset) };
     const { secret } = (await startTotpEnrolment(totp, { id, email }, 'Gatehouse'))!;
     expect(await confirmTotpEnrolment(totp, id, await generate({ secret, epoch: Math.floor((Date.now() + offset) / 1000) }))).toBe(true);
     offset = 0;

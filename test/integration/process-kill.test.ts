@@ -47,7 +47,7 @@ async function seed(env: Record<string, string>, emails: string[]): Promise<Map<
     for (const email of emails) {
       const account = await createAccount(db, hasher, { email, password: PASSWORD, emailVerified: true });
       // Enrolled two steps ago, so the code of the current step has not been used.
-      const past = { db, keyEncryptionKey: config.keyEncryptionKey, now: () => new Date(Date.now() - 60_000) };
+      const past = { db, keyEncryptionKeys: config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
       const secret = (await startTotpEnrolment(past, account, 'Gatehouse'))!.secret;
       if (!(await confirmTotpEnrolment(past, account.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 60 })))) throw new Error('enrolment refused');
       secrets.set(email, secret);

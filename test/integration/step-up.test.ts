@@ -78,7 +78,7 @@ describe('step-up, MFA policy and AAL2 session limits', () => {
 
   /** Enrols an authenticator for an account directly and returns its secret (as if done on the account page). */
   async function enrolTotp(accountId: string, email: string): Promise<string> {
-    const totp = { db: server.app.db, keyEncryptionKey: server.config.keyEncryptionKey, now: () => new Date(clock()) };
+    const totp = { db: server.app.db, keyEncryptionKeys: server.config.keyEncryptionKeys, now: () => new Date(clock()) };
     const { secret } = (await startTotpEnrolment(totp, { id: accountId, email }, 'Gatehouse'))!;
     expect(await confirmTotpEnrolment(totp, accountId, await codeAt(secret))).toBe(true);
     offset += 30_000; // the next code is a fresh step

@@ -112,6 +112,15 @@ describe('values.schema.json', () => {
     ]);
   });
 
+  it('takes a comma list of key-encryption keys while one is rotated (REL-F7), and refuses a short one in it', () => {
+    const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+    const secrets = { databaseUrl: 'postgres://db/gh', redisUrl: 'rediss://redis', cookieSecrets: 'c'.repeat(32), smtpUrl: 'smtp://mail' };
+    expect(described(errorsOf(withDefaults({ issuer: 'https://id.example.com', secrets: { ...secrets, keyEncryptionKey: `${key(2)},${key(1)}` } })))).toEqual([]);
+    expect(errorsOf(withDefaults({ issuer: 'https://id.example.com', secrets: { ...secrets, keyEncryptionKey: `${key(2)},short` } })).map((error) => error.instancePath)).toEqual([
+      '/secrets/keyEncryptionKey',
+    ]);
+  });
+
   it('refuses a privileged container port (the container has no capabilities to bind it)', () => {
     expect(described(errorsOf(withDefaults({ containerPort: 80 })))).toEqual(['/containerPort must be >= 1024']);
     expect(errorsOf(withDefaults({ metrics: { port: 443 } }))).not.toEqual([]);

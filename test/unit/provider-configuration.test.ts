@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadConfig } from '../../src/config/load.ts';
 import { createProviderConfiguration } from '../../src/oidc/configuration.ts';
-import { decryptSecret, encryptSecret } from '../../src/security/encryption.ts';
+import { createKeyRing, decryptSecret, encryptSecret } from '../../src/security/encryption.ts';
 
 const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: 'memory://', ISSUER: 'https://id.example.com' });
 const noop = async () => {};
@@ -39,13 +39,13 @@ describe('provider configuration', () => {
 });
 
 describe('secret encryption at rest', () => {
-  const key = Buffer.alloc(32, 3);
+  const key = createKeyRing([Buffer.alloc(32, 3)]);
 
   it('round-trips and binds the ciphertext to its row', () => {
     const sealed = encryptSecret(key, 'private jwk', 'kid-1');
     expect(sealed).not.toContain('private jwk');
     expect(decryptSecret(key, sealed, 'kid-1')).toBe('private jwk');
     expect(() => decryptSecret(key, sealed, 'kid-2')).toThrow();
-    expect(() => decryptSecret(Buffer.alloc(32, 4), sealed, 'kid-1')).toThrow();
+    expect(() => decryptSecret(createKeyRing([Buffer.alloc(32, 4)]), sealed, 'kid-1')).toThrow();
   });
 });

@@ -1,5 +1,5 @@
 import { generateSecret, generateURI, verify } from 'otplib';
-import { decryptSecret, encryptSecret } from '../../security/encryption.ts';
+import { decryptSecret, encryptSecret, type KeyRing } from '../../security/encryption.ts';
 import type { Db } from '../../storage/postgres/db.ts';
 import { acceptTotpStep, activateTotp, findTotp, recordTotpFailure, savePendingTotp } from '../../storage/postgres/totp.queries.ts';
 
@@ -8,11 +8,12 @@ export const TOTP_ACCOUNT_FAILURE_LIMIT = 100;
 
 export interface TotpDeps {
   db: Db;
-  keyEncryptionKey: Buffer;
+  keyEncryptionKeys: KeyRing;
   now(): Date;
 }
 
-const aadFor = (accountId: string) => `totp:${accountId}`;
+/** The AAD that binds a seed to its account (also used by `gatehouse keys reencrypt`). */
+export const totpSecretAad = (accountId: string) => `totp:${accountId}`;
 
 /**
  * Checks a 6-digit code: SHA-1, 30 s steps (what authenticator apps support), the current step or one
@@ -43,7 +44,7 @@ export interface TotpEnrolment {
 /** Starts enrolment: a fresh 160-bit seed (MFA-01), stored encrypted and inactive until a code confirms it. */
 export async function startTotpEnrolment(deps: TotpDeps, account: { id: string; email: string }, issuerName: string): Promise<TotpEnrolment | undefined> {
   const secret = generateSecret({ length: 20 });
-  const saved = await savePendingTotp(deps.db, account.id, encryptSecret(deps.keyEncryptionKey, secret, aadFor(account.id)), deps.now());
+  const saved = await savePendingTotp(deps.db, account.id, encryptSecret(deps.keyEncryptionKeys, secret, totpSecretAad(account.id)), deps.now());
   if (!saved) return undefined; // already active: changing it is a separate, reauthenticated step
   return { secret, uri: totpUri(issuerName, account.email, secret) };
 }
@@ -57,7 +58,7 @@ export function totpUri(issuerName: string, email: string, secret: string): stri
 export async function pendingTotpSecret(deps: TotpDeps, accountId: string): Promise<string | undefined> {
   const row = await findTotp(deps.db, accountId);
   if (!row || row.activated_at) return undefined;
-  return decryptSecret(deps.keyEncryptionKey, row.secret_encrypted, aadFor(accountId));
+  return decryptSecret(deps.keyEncryptionKeys, row.secret_encrypted, totpSecretAad(accountId));
 }
 
 /** People copy codes as "123 456"; matchTotpCode itself wants exactly six digits. */
@@ -87,7 +88,7 @@ export async function verifyTotpForSignIn(deps: TotpDeps, accountId: string, cod
   const row = await findTotp(deps.db, accountId);
   if (!row?.activated_at) return 'rejected';
   if (row.locked_at) return 'locked';
-  const secret = decryptSecret(deps.keyEncryptionKey, row.secret_encrypted, aadFor(accountId));
+  const secret = decryptSecret(deps.keyEncryptionKeys, row.secret_encrypted, totpSecretAad(accountId));
   const lastStep = row.last_used_step === null ? undefined : Number(row.last_used_step);
   const step = await matchTotpCode(secret, typedCode(code), deps.now(), lastStep);
   if (step !== undefined && (await acceptTotpStep(deps.db, accountId, step))) return 'accepted';
