@@ -27,6 +27,8 @@ import { webauthnAssets } from './http/webauthn-assets.ts';
 import { createFindAccount } from './oidc/find-account.ts';
 import { createProviderPages } from './oidc/pages.ts';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.ts';
+import { createApiDirectory } from './oidc/resource-servers.ts';
+import { findApiByIdentifier } from './storage/postgres/apis.queries.ts';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.ts';
 import { createHashSlots, withHashSlots } from './security/hash-slots.ts';
 import type { AdapterFactory } from './storage/oidc-adapter.ts';
@@ -179,6 +181,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         adapter,
         clock,
         findAccount: createFindAccount(db),
+        apis: createApiDirectory((identifier) => findApiByIdentifier(db, identifier)),
         hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
         pages: createProviderPages(render, config),
         audit,

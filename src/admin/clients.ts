@@ -3,6 +3,9 @@ import { AppError, NotFoundError } from '../errors.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import type { ClientRow } from '../storage/postgres/database.ts';
 import { deleteClient, findClientById, insertClient, listClients as listClientRows } from '../storage/postgres/clients.queries.ts';
+import { findApisByIdentifiers } from '../storage/postgres/apis.queries.ts';
+import { isOidcScope } from '../oidc/scopes.ts';
+import { checkApiIdentifier } from './apis.ts';
 import { checkRedirectUri, usesCustomScheme } from './redirect-uris.ts';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
@@ -38,6 +41,8 @@ export interface ClientInput {
   clientUri?: string | undefined;
   policyUri?: string | undefined;
   tosUri?: string | undefined;
+  /** Identifiers of registered APIs the client may ask for with `resource` (RFC 8707). */
+  apis?: readonly string[] | undefined;
 }
 
 const PAGE_LINKS = [
@@ -76,7 +81,15 @@ export interface ClientMetadata {
   client_uri?: string;
   policy_uri?: string;
   tos_uri?: string;
-  scope: string;
+  /** The APIs the client may ask for (oidc/resource-servers.ts refuses the others with invalid_target). */
+  allowed_apis?: string[];
+  /**
+   * The OpenID Connect scopes of --scope (oidc-provider accepts only its own scopes in `scope`). Absent
+   * only for a client_credentials client given API scopes alone: no user, so no OIDC scope means anything.
+   */
+  scope?: string;
+  /** The API scopes of --scope: all a client_credentials token for one of its APIs may carry. */
+  api_scope?: string;
 }
 
 /** A client as shown to operators: the secret never leaves the database after `add`. */
@@ -161,6 +174,9 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
   const scopes = [...new Set((input.scope ?? defaultScope).split(/\s+/).filter(Boolean))];
   if (scopes.length === 0) problems.push('scope must name at least one scope');
   for (const scope of scopes) if (!SCOPE_TOKEN.test(scope)) problems.push(`scope "${scope}" has characters a scope cannot have`);
+  const oidcScopes = scopes.filter(isOidcScope);
+  const apiScopes = scopes.filter((scope) => !isOidcScope(scope));
+  if (codeFlow && scopes.length > 0 && oidcScopes.length === 0) problems.push('an authorization_code client needs at least one OpenID Connect scope (openid, email, profile, offline_access)');
   const name = input.name?.trim();
   if (name !== undefined && (name.length === 0 || name.length > 200)) problems.push('name must be 1-200 characters');
 
@@ -170,6 +186,12 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
     if (uri === undefined) continue;
     problems.push(...checkPageLink(uri, label));
     links[metadataKey] = uri;
+  }
+
+  const apis = [...new Set(input.apis ?? [])];
+  for (const api of apis) problems.push(...checkApiIdentifier(api).map((problem) => `API ${problem}`));
+  if (apiScopes.length > 0 && apis.length === 0) {
+    problems.push(`scope "${apiScopes[0]}" is not an OpenID Connect scope: an API scope needs the API given with --api`);
   }
 
   if (problems.length > 0) throw new InvalidClientError(problems);
@@ -187,7 +209,9 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogoutUris,
     ...(backchannel === undefined ? {} : { backchannel_logout_uri: backchannel, backchannel_logout_session_required: true }),
-    scope: scopes.join(' '),
+    ...(apis.length > 0 ? { allowed_apis: apis } : {}),
+    ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
+    ...(apiScopes.length > 0 ? { api_scope: apiScopes.join(' ') } : {}),
   };
 }
 
@@ -208,19 +232,31 @@ export function toClientView(row: ClientRow): ClientView {
     ...(metadata.first_party ? { first_party: true } : {}),
     ...(metadata.mfa_required ? { mfa_required: true } : {}),
     ...Object.fromEntries(PAGE_LINKS.filter(([, key]) => metadata[key] !== undefined).map(([, key]) => [key, metadata[key]])),
-    scope: metadata.scope,
+    ...(metadata.allowed_apis?.length ? { allowed_apis: metadata.allowed_apis } : {}),
+    ...(metadata.scope === undefined ? {} : { scope: metadata.scope }),
+    ...(metadata.api_scope ? { api_scope: metadata.api_scope } : {}),
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
   };
 }
 
 /**
- * Registers a client. `generatedSecret` is set only when the secret was made here: the one moment it
+ * Registers a client. Every API it may ask for must be registered already. `generatedSecret` is set only when the secret was made here: the one moment it
  * may be shown, since list/show never return it.
  * @throws InvalidClientError for bad input; ClientExistsError when the id is taken.
  */
 export async function addClient(db: Db, input: ClientInput): Promise<{ client: ClientView; generatedSecret: string | undefined }> {
   const metadata = buildClientMetadata(input);
+  const allowed = metadata.allowed_apis ?? [];
+  const registered = await findApisByIdentifiers(db, allowed);
+  const problems = allowed
+    .filter((api) => !registered.some((row) => row.identifier === api))
+    .map((api) => `API "${api}" is not registered (see \`gatehouse api list\`)`);
+  const defined = new Set(registered.flatMap((api) => api.scopes.map((scope) => scope.name)));
+  for (const scope of metadata.api_scope?.split(' ') ?? []) {
+    if (!defined.has(scope)) problems.push(`scope "${scope}" is neither an OpenID Connect scope nor defined by an API given with --api`);
+  }
+  if (problems.length > 0) throw new InvalidClientError(problems);
   if (await findClientById(db, metadata.client_id)) throw new ClientExistsError(metadata.client_id);
   let row: ClientRow;
   try {

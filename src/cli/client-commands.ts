@@ -38,6 +38,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     'client-uri': { type: 'string' },
     'policy-uri': { type: 'string' },
     'tos-uri': { type: 'string' },
+    api: { type: 'string', multiple: true },
     'grant-types': { type: 'string' },
     'auth-method': { type: 'string' },
     scope: { type: 'string' },
@@ -60,6 +61,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     clientUri: values['client-uri'],
     policyUri: values['policy-uri'],
     tosUri: values['tos-uri'],
+    apis: values.api,
     grantTypes: splitList(values['grant-types']),
     authMethod: values['auth-method'],
     scope: values.scope,
@@ -74,7 +76,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     ({ client: added }) => ({
       type: 'admin_client_added',
       clientId: added.client_id,
-      details: { redirect_uris: added.redirect_uris, grant_types: added.grant_types, auth_method: added.token_endpoint_auth_method, first_party: added.first_party ?? false },
+      details: { redirect_uris: added.redirect_uris, grant_types: added.grant_types, auth_method: added.token_endpoint_auth_method, first_party: added.first_party ?? false, apis: added.allowed_apis ?? [] },
     }),
   );
   if (values.json) {

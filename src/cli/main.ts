@@ -1,4 +1,5 @@
 import { AppError, ConfigError, StoreLockedError, UsageError } from '../errors.ts';
+import { apiCommands } from './api-commands.ts';
 import { auditCommands } from './audit-commands.ts';
 import { clientCommands } from './client-commands.ts';
 import { noPositionals, parseOptions, print, withDatabase, type CliIo } from './context.ts';
@@ -21,6 +22,7 @@ async function migrate(args: string[], io: CliIo): Promise<number> {
 
 const groups: Record<string, Record<string, Command>> = {
   client: clientCommands,
+  api: apiCommands,
   user: userCommands,
   sessions: sessionCommands,
   keys: keyCommands,

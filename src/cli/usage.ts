@@ -30,10 +30,29 @@ Commands:
       --native                    A native app (RFC 8252): http://127.0.0.1 redirects may use any port.
                                   Implied by a custom-scheme redirect URI such as com.example.app:/cb.
       --name NAME                 Display name shown on the consent page.
+      --api URI                   An API (see \`api add\`) the client may ask for with the resource
+                                  parameter (repeatable). A client_credentials client gets the API's
+                                  scopes that its --scope names.
       --json                      Print the client as JSON.
   client list [--json]            List clients (secrets are never shown).
   client show ID [--json]         Show one client (secrets are never shown).
   client remove ID                Delete a client.
+
+  api add --id URI --name N --scope S [options]
+                                  Register an API (resource server). Clients ask for it with
+                                  resource=URI and get access tokens whose aud is URI.
+      --id URI                    Absolute https URI without query or fragment (http on loopback only).
+      --name N                    Display name.
+      --scope "S [description]"   A scope the API defines, then what it lets an app do in plain words
+                                  (shown on the consent page), e.g. --scope "posts:read Read your posts"
+                                  (repeatable; at least one).
+      --format jwt|opaque         Access-token format (default jwt: RFC 9068, verifiable from /jwks).
+      --ttl SECONDS               Access-token lifetime, 60-86400 (default ACCESS_TOKEN_TTL, at most 86400).
+      --json                      Print the API as JSON.
+  api list [--json]               List APIs.
+  api show URI [--json]           Show one API and its scopes.
+  api remove URI                  Delete an API and take it off every client that was allowed it; tokens
+                                  already issued stay valid until they expire.
 
   user add --email E [options]    Create an account.
       --name N                    Display name.

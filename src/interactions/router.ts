@@ -13,10 +13,11 @@ import { STEP_UP_REASONS } from '../oidc/policy.ts';
 import type { PasswordHasher } from '../security/passwords.ts';
 import type { SignInLimits } from '../security/sign-in-limits.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
+import { findApisByIdentifiers } from '../storage/postgres/apis.queries.ts';
 import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
 import { clientIdOf, continueAfterPassword, nextStepFor, UNMET } from './next-step.ts';
 import { interactionPages, wrongStage } from './pages.ts';
-import { describeClaims, describeScopes } from './scopes.ts';
+import { describeApiScopes, describeClaims, describeScopes } from './scopes.ts';
 import { addSecondFactorRoutes, type SecondFactorDeps } from './second-factor-routes.ts';
 import { admitSignIn, settleSignIn } from './sign-in-gate.ts';
 import { AMR_VALUES, type Stage } from './state.ts';
@@ -74,12 +75,14 @@ export function interactionRouter(deps: InteractionDeps): Router {
     const { interaction, stage } = loaded;
     if (stage.name === 'consent') {
       const account = await findAccountById(deps.db, stage.accountId);
-      const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
+      const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const resources = details.missingResourceScopes ?? {};
+      const apis = await findApisByIdentifiers(deps.db, Object.keys(resources));
       const t = translator(localeOf(ctx));
       page(ctx, loaded, 'interaction/consent', {
         title: 'consent.title',
         accountEmail: account?.email ?? '',
-        scopes: describeScopes(details.missingOIDCScope ?? [], t),
+        scopes: [...describeScopes(details.missingOIDCScope ?? [], t), ...describeApiScopes(resources, apis, t)],
         claims: describeClaims(details.missingOIDCClaims ?? [], t),
       });
       return;

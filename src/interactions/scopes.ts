@@ -26,6 +26,28 @@ export function describeScopes(scopes: readonly string[], t: Translate): string[
   });
 }
 
+/** What the consent page needs of a registered API (src/storage/postgres/apis.queries.ts rows). */
+export interface ApiScopeCatalogue {
+  identifier: string;
+  name: string;
+  scopes: readonly { name: string; description: string }[];
+}
+
+/**
+ * The scopes of APIs asked for with `resource`, in the words the operator gave with `gatehouse api add`
+ * ("Posts API: Read your posts"); those are not translated. A scope without a description falls back
+ * to the generic line.
+ */
+export function describeApiScopes(missing: Record<string, readonly string[]>, apis: readonly ApiScopeCatalogue[], t: Translate): string[] {
+  return Object.entries(missing).flatMap(([identifier, scopes]) => {
+    const api = apis.find((candidate) => candidate.identifier === identifier);
+    return scopes.map((scope) => {
+      const description = api?.scopes.find((known) => known.name === scope)?.description;
+      return api && description ? `${api.name}: ${description}` : t('scope.unknown', { scope });
+    });
+  });
+}
+
 /** `sub` is left out: every sign-in releases it, and the openid scope already says so in plain words. */
 export function describeClaims(claims: readonly string[], t: Translate): string[] {
   return claims

@@ -6,6 +6,8 @@ import type { FindAccount } from './find-account.ts';
 import { createInteractionPolicy, loadExistingGrant, sessionTtl, type Clock } from './policy.ts';
 import { SUPPORTED_LOCALES } from '../i18n/locales.ts';
 import { ACR_VALUES } from './acr.ts';
+import { resourceIndicatorsFeature, type ApiDirectory } from './resource-servers.ts';
+import { OIDC_SCOPES } from './scopes.ts';
 
 /**
  * Cookie names. Over https the session cookie takes the `__Host-` prefix (Secure, Path=/, no Domain:
@@ -33,6 +35,8 @@ export interface ProviderDependencies {
   hasSecondFactor(accountId: string): Promise<boolean>;
   jwks: { keys: PrivateJwk[] };
   pages: ProviderPages;
+  /** The registered APIs (resource servers) clients ask for with `resource` (RFC 8707). */
+  apis: ApiDirectory;
 }
 
 /** Standard claims released per scope (OIDC Core §5.4). */
@@ -56,7 +60,7 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],
     claims: CLAIMS as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
     acrValues: ACR_VALUES,
     pkce: { required: () => true },
@@ -74,8 +78,9 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       short: { httpOnly: true, sameSite: 'lax', secure: https, signed: true },
     },
     ttl: {
-      AccessToken: config.ttl.accessToken,
-      ClientCredentials: config.ttl.accessToken,
+      // An API's own lifetime (`gatehouse api add --ttl`) wins for its tokens.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ttl.accessToken,
       IdToken: config.ttl.idToken,
       RefreshToken: config.ttl.refreshToken,
       Session: sessionTtl(config.reauth, config.ttl.session, deps.clock),
@@ -89,11 +94,18 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
     },
     loadExistingGrant,
     // Set by `gatehouse client add`: --first-party skips the consent page, --mfa-required makes every
-    // sign-in to that client use a second factor (policy.ts).
+    // sign-in to that client use a second factor (policy.ts), --api lists the APIs it may ask for and
+    // api_scope holds the API scopes of --scope (resource-servers.ts); `scope` keeps the OIDC ones, since
+    // oidc-provider accepts only its own scopes there.
     extraClientMetadata: {
-      properties: ['first_party', 'mfa_required'],
+      properties: ['first_party', 'mfa_required', 'allowed_apis', 'api_scope'],
       validator(_ctx, key, value) {
-        if (value !== undefined && typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
+        if (value === undefined) return;
+        if (key === 'api_scope') {
+          if (typeof value !== 'string') throw new Error(`${key} must be a string`);
+        } else if (key === 'allowed_apis') {
+          if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${key} must be an array of strings`);
+        } else if (typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
     },
     features: {
@@ -119,6 +131,7 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       userinfo: { enabled: true },
       // RPs may make an acr essential (OIDC Core §5.5.1.1); step-up then asks for the missing factor.
       claimsParameter: { enabled: true },
+      resourceIndicators: resourceIndicatorsFeature(deps.apis),
     },
     renderError: deps.pages.renderError as unknown as Configuration['renderError'],
     discovery: { service_documentation: `${config.issuer}/`, ui_locales_supported: [...SUPPORTED_LOCALES] },

@@ -3,6 +3,7 @@ import type { JsonWebKey } from 'node:crypto';
 import type { Config } from '../config/load.ts';
 import { decryptSecret, encryptSecret } from '../security/encryption.ts';
 import type { Db } from '../storage/postgres/db.ts';
+import { longestJwtApiTokenTtl } from '../storage/postgres/apis.queries.ts';
 import type { SigningKeyRow, SigningKeyStatus } from '../storage/postgres/database.ts';
 import {
   activateDueSigningKeys,
@@ -39,9 +40,9 @@ async function createKey(db: Db, config: Config, alg: SigningAlg, status: Signin
   return kid;
 }
 
-/** Longest time a token signed by a key may still be verified after the key stops signing. */
-function retirementGraceSeconds(config: Config): number {
-  return Math.max(config.ttl.accessToken, config.ttl.idToken, config.ttl.refreshToken);
+/** Longest time a token signed by a key may still be verified after the key stops signing (an API's JWT access tokens included). */
+async function retirementGraceSeconds(db: Db, config: Config): Promise<number> {
+  return Math.max(config.ttl.accessToken, config.ttl.idToken, config.ttl.refreshToken, await longestJwtApiTokenTtl(db));
 }
 
 /**
@@ -57,7 +58,7 @@ export async function reconcileSigningKeys(db: Db, config: Config, now: Date): P
       await createKey(db, config, alg, 'current', now);
     } else if (current.length > 1) {
       // listPublishedSigningKeys orders newest activation first: that one signs, the rest retire.
-      const removeAfter = new Date(now.getTime() + retirementGraceSeconds(config) * 1000);
+      const removeAfter = new Date(now.getTime() + (await retirementGraceSeconds(db, config)) * 1000);
       await retireSigningKeys(db, alg, current[0]!.kid, now, removeAfter);
     }
   }

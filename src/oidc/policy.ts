@@ -100,6 +100,11 @@ export async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   grant.addOIDCScope([...oidc.requestParamScopes].join(' '));
   const claims = [...(oidc.requestParamClaims ?? [])];
   if (claims.length > 0) grant.addOIDCClaims(claims);
+  // The requested scopes of each API asked for with `resource` (already checked as allowed for the client).
+  for (const [indicator, server] of Object.entries(oidc.resourceServers ?? {})) {
+    const scopes = [...oidc.requestParamScopes].filter((scope) => server.scopes.has(scope));
+    if (scopes.length > 0) grant.addResourceScope(indicator, scopes.join(' '));
+  }
   await grant.save();
   return grant;
 }

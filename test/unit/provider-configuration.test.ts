@@ -12,6 +12,7 @@ const options = createProviderConfiguration(config, {
   hasSecondFactor: async () => false,
   jwks: { keys: [] },
   pages: { renderError: noop, logoutSource: noop, postLogoutSuccessSource: noop },
+  apis: { find: async () => undefined },
 });
 
 describe('provider configuration', () => {

@@ -178,6 +178,27 @@ export interface RevocationEpochTable {
   revoked_before: Timestamp;
 }
 
+export type ApiTokenFormat = 'jwt' | 'opaque';
+
+/** A scope an API defines; the description is shown to users on the consent page. */
+export interface ApiScope {
+  name: string;
+  description: string;
+}
+
+/** Resource servers (migration 20261129100000, issue 11): the `resource` a client asks for. */
+export interface ApisTable {
+  /** An absolute URI without fragment (RFC 8707 §2); the `aud` of its access tokens. */
+  identifier: string;
+  name: string;
+  scopes: Json<ApiScope[]>;
+  token_format: ColumnType<ApiTokenFormat, ApiTokenFormat | undefined, ApiTokenFormat>;
+  token_ttl_seconds: number;
+  rbac: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -191,6 +212,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  apis: ApisTable;
   revocation_epoch: RevocationEpochTable;
 }
 
@@ -204,3 +226,4 @@ export type MailOutboxRow = Selectable<MailOutboxTable>;
 export type AccountTotpRow = Selectable<AccountTotpTable>;
 export type PasskeyRow = Selectable<PasskeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type ApiRow = Selectable<ApisTable>;

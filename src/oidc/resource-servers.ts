@@ -1,0 +1,91 @@
+import { errors, type Client, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { ApiRow } from '../storage/postgres/database.ts';
+
+/** The part of a registered API the provider needs to issue its access tokens. */
+export interface RegisteredApi {
+  identifier: string;
+  scopes: readonly string[];
+  tokenFormat: 'jwt' | 'opaque';
+  tokenTtlSeconds: number;
+}
+
+export interface ApiDirectory {
+  /** The API registered under exactly this identifier, or undefined. */
+  find(identifier: string): Promise<RegisteredApi | undefined>;
+}
+
+/**
+ * How long a running server keeps using what it read about an API (and that an identifier is unknown):
+ * `gatehouse api add|remove` reaches running servers within this time. Without the cache every token
+ * request naming a resource would read the apis table.
+ */
+export const API_CACHE_SECONDS = 30;
+/** Unknown identifiers are cached too (a client sending made-up ones costs no query); bounded memory. */
+const MAX_CACHED = 1_000;
+
+/** Reads APIs through a small time-bounded cache. `load` is the database lookup (apis.queries.ts). */
+export function createApiDirectory(
+  load: (identifier: string) => Promise<ApiRow | undefined>,
+  options: { cacheSeconds?: number; now?: () => number } = {},
+): ApiDirectory {
+  const { cacheSeconds = API_CACHE_SECONDS, now = Date.now } = options;
+  const cache = new Map<string, { api: RegisteredApi | undefined; until: number }>();
+  return {
+    async find(identifier) {
+      const hit = cache.get(identifier);
+      if (hit && hit.until > now()) return hit.api;
+      const row = await load(identifier);
+      const api = row && {
+        identifier: row.identifier,
+        scopes: row.scopes.map((scope) => scope.name),
+        tokenFormat: row.token_format,
+        tokenTtlSeconds: row.token_ttl_seconds,
+      };
+      cache.delete(identifier);
+      if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+      cache.set(identifier, { api, until: now() + cacheSeconds * 1000 });
+      return api;
+    },
+  };
+}
+
+/** The APIs an operator allowed this client (`gatehouse client add --api URI`, metadata `allowed_apis`). */
+function allowedApis(client: Client): readonly unknown[] {
+  const value = client['allowed_apis'];
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * RFC 8707 resource indicators backed by the apis table. A resource the client was not allowed, or that
+ * is not registered, is refused with invalid_target (the same answer for both: a client learns nothing
+ * about APIs it may not use). A client_credentials token carries only the API's scopes that the
+ * client's --scope named (metadata `api_scope`); a user's token the API's scopes the user consented to.
+ * JWT access tokens follow RFC 9068 (oidc-provider sets typ at+jwt, aud, client_id, scope, sub, iat,
+ * exp, jti) and are signed with the provider's RS256 key, so a resource server verifies them from JWKS.
+ */
+export function resourceIndicatorsFeature(apis: ApiDirectory): NonNullable<NonNullable<Configuration['features']>['resourceIndicators']> {
+  return {
+    enabled: true,
+    // Only an explicit `resource` selects an API: a request without one keeps the opaque token for userinfo.
+    defaultResource: async (_ctx, _client, oneOf) => oneOf,
+    // The code exchange and refreshes need not repeat `resource`: the granted API is used.
+    useGrantedResource: async () => true,
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, resourceIndicator: string, client: Client): Promise<ResourceServer> {
+      if (!allowedApis(client).includes(resourceIndicator)) throw new errors.InvalidTarget();
+      const api = await apis.find(resourceIndicator);
+      if (!api) throw new errors.InvalidTarget();
+      let scopes = [...api.scopes];
+      if (ctx.oidc.params?.['grant_type'] === 'client_credentials') {
+        const clientScopes = new Set(String(client['api_scope'] ?? '').split(' '));
+        scopes = scopes.filter((scope) => clientScopes.has(scope));
+      }
+      return {
+        scope: scopes.join(' '),
+        audience: api.identifier,
+        accessTokenTTL: api.tokenTtlSeconds,
+        accessTokenFormat: api.tokenFormat,
+        ...(api.tokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+      };
+    },
+  };
+}

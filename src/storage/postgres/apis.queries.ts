@@ -1,0 +1,69 @@
+import { sql } from 'kysely';
+import type { Db } from './db.ts';
+import type { ApiRow, ApiScope, ApiTokenFormat } from './database.ts';
+
+export interface NewApi {
+  identifier: string;
+  name: string;
+  scopes: readonly ApiScope[];
+  tokenFormat: ApiTokenFormat;
+  tokenTtlSeconds: number;
+}
+
+export function findApiByIdentifier(db: Db, identifier: string): Promise<ApiRow | undefined> {
+  return db.selectFrom('apis').selectAll().where('identifier', '=', identifier).executeTakeFirst();
+}
+
+export function findApisByIdentifiers(db: Db, identifiers: readonly string[]): Promise<ApiRow[]> {
+  if (identifiers.length === 0) return Promise.resolve([]);
+  return db.selectFrom('apis').selectAll().where('identifier', 'in', [...identifiers]).execute();
+}
+
+/** The longest lifetime of any API's JWT access tokens (0 without such APIs): retired keys stay in JWKS that long. */
+export async function longestJwtApiTokenTtl(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('apis')
+    .select((eb) => eb.fn.max('token_ttl_seconds').as('longest'))
+    .where('token_format', '=', 'jwt')
+    .executeTakeFirst();
+  return Number(row?.longest ?? 0);
+}
+
+export function listApis(db: Db): Promise<ApiRow[]> {
+  return db.selectFrom('apis').selectAll().orderBy('identifier').execute();
+}
+
+export function insertApi(db: Db, api: NewApi): Promise<ApiRow> {
+  return db
+    .insertInto('apis')
+    .values({
+      identifier: api.identifier,
+      name: api.name,
+      scopes: JSON.stringify(api.scopes),
+      token_format: api.tokenFormat,
+      token_ttl_seconds: api.tokenTtlSeconds,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteApi(db: Db, identifier: string): Promise<void> {
+  await db.deleteFrom('apis').where('identifier', '=', identifier).execute();
+}
+
+/**
+ * Takes the API out of every client's `allowed_apis`, so that an API registered again later under the
+ * same URI is not open to the clients of the old one. Returns the ids of the clients changed.
+ */
+export async function removeApiFromClients(db: Db, identifier: string): Promise<string[]> {
+  const changed = await db
+    .updateTable('clients')
+    .set({
+      metadata: sql`jsonb_set(metadata, '{allowed_apis}', (metadata->'allowed_apis') - ${identifier}::text)`,
+      updated_at: new Date(),
+    })
+    .where(sql<boolean>`metadata->'allowed_apis' @> jsonb_build_array(${identifier}::text)`)
+    .returning('id')
+    .execute();
+  return changed.map((row) => row.id).sort();
+}
