@@ -117,7 +117,11 @@ const STATE_CHANGING_PAGES = new Set([
 export async function createApp(config: Config, options: AppOptions = {}): Promise<GatehouseApp> {
   const logger = options.logger ?? createLogger(config);
   // First, so the stores report errors from their first query on (METRICS_ENABLED=false: all pass-through).
-  const metrics = createInstrumentation({ enabled: config.metrics.enabled, servedOnMainPort: config.metrics.port === undefined });
+  const metrics = createInstrumentation({
+    enabled: config.metrics.enabled,
+    servedOnMainPort: config.metrics.port === undefined,
+    traced: config.tracing !== undefined,
+  });
   const database: DatabaseHandle = await openDatabase(
     config.database,
     (error) => {

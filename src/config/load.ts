@@ -52,6 +52,17 @@ export const DEFAULT_REDIS_TIMEOUTS: RedisTimeouts = {
   connectMs: schemaDefaults.REDIS_CONNECT_TIMEOUT_MS,
 };
 
+/** OTLP traces (src/observability/tracing.ts), on when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+export interface TracingConfig {
+  /** The collector's base URL; spans are POSTed to <endpoint>/v1/traces unless OTEL_EXPORTER_OTLP_TRACES_ENDPOINT says otherwise. */
+  readonly endpoint: string;
+  /** OTEL_SERVICE_NAME; undefined: service.name from OTEL_RESOURCE_ATTRIBUTES, else "gatehouse". */
+  readonly serviceName: string | undefined;
+  readonly sampler: ParsedConfig['OTEL_TRACES_SAMPLER'];
+  /** The ratio of the *traceidratio samplers. */
+  readonly samplerRatio: number;
+}
+
 /** The validated, frozen configuration every module receives as a parameter (never a global). */
 export interface Config {
   readonly env: Environment;
@@ -73,6 +84,8 @@ export interface Config {
   readonly trustProxy: boolean;
   /** /metrics on: at `port` alone when set (a listener of its own), else on the main port. */
   readonly metrics: { readonly enabled: boolean; readonly port: number | undefined };
+  /** undefined: no OpenTelemetry module is ever loaded. */
+  readonly tracing: TracingConfig | undefined;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   /** How many argon2 computations run at once and how long others wait (ABU-05). */
   readonly hashing: { readonly maxConcurrent: number; readonly queueTimeoutMs: number };
@@ -305,6 +318,9 @@ export function loadConfig(processEnv: Env): Config {
     logLevel: raw.LOG_LEVEL,
     trustProxy: raw.TRUST_PROXY,
     metrics: { enabled: raw.METRICS_ENABLED, port: raw.METRICS_PORT },
+    tracing: raw.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: raw.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: raw.OTEL_SERVICE_NAME, sampler: raw.OTEL_TRACES_SAMPLER, samplerRatio: raw.OTEL_TRACES_SAMPLER_ARG }
+      : undefined,
     argon2: {
       memoryCost: raw.ARGON2_MEMORY_KIB,
       timeCost: raw.ARGON2_TIME_COST,

@@ -88,6 +88,16 @@ export const configSchema = z.object({
   METRICS_ENABLED: bool(true),
   /** A port of its own (same HOST) for /metrics, which PORT then does not serve; unset: /metrics is on PORT. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** OTLP/HTTP collector base URL (standard OpenTelemetry variable): set, traces go to <url>/v1/traces; unset, no tracing code loads. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(['http:', 'https:']),
+  /** service.name on the traces (default gatehouse, or service.name from OTEL_RESOURCE_ATTRIBUTES). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Which traces are kept (standard OpenTelemetry sampler names); parentbased_* follow an incoming traceparent's decision. */
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_always_on'),
+  /** The share of traces kept by the *traceidratio samplers, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   /** argon2id memory cost in KiB (OWASP minimum 19456). */
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).default(19456),
   /** argon2id passes. */

@@ -25,8 +25,14 @@ function matchedTemplate(ctx: object): string | undefined {
   return typeof template === 'string' ? template : template instanceof RegExp ? String(template) : undefined;
 }
 
+/** The route template a request matched, ours or oidc-provider's (never the raw path); undefined when none did. */
+export function routeTemplate(ctx: Context): string | undefined {
+  return matchedTemplate(ctx) ?? providerRoutes.get(ctx.req);
+}
+
 /**
- * Middleware for one oidc-provider instance (`provider.use`): remembers the route template it matched.
+ * Middleware for one oidc-provider instance (`provider.use`): remembers the route template it matched,
+ * for the request metrics and the trace spans.
  * A request answered before the provider routes it (the client-authentication limit's 429 at /token)
  * is named by its path when that path is one of the provider's fixed ones, so it is not "unmatched".
  */
@@ -61,7 +67,7 @@ export function httpMetrics(histogram: Histogram<'method' | 'route' | 'status'>,
     const serving = scrape !== undefined && isScrape(ctx.method, ctx.path);
     // 'close' follows 'finish' on a completed response and also fires when the client aborts.
     ctx.res.once('close', () => {
-      const route = serving ? METRICS_PATH : (matchedTemplate(ctx) ?? providerRoutes.get(ctx.req) ?? 'unmatched');
+      const route = serving ? METRICS_PATH : (routeTemplate(ctx) ?? 'unmatched');
       stop({
         method: METHODS.has(ctx.method) ? ctx.method : 'OTHER',
         route,
