@@ -38,6 +38,7 @@ export const AUDIT_EVENT_TYPES = [
   'admin_all_sessions_revoked',
   'admin_client_added',
   'admin_client_removed',
+  'admin_client_secret_rotated',
   'admin_api_added',
   'admin_api_removed',
   'admin_keys_rotated',

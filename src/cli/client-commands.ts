@@ -1,3 +1,4 @@
+import { DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS, rotateClientSecret } from '../admin/client-secret-rotation.ts';
 import { addClient, listClients, removeClient, showClient, type ClientView } from '../admin/clients.ts';
 import { UsageError } from '../errors.ts';
 import {
@@ -121,4 +122,37 @@ async function remove(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-export const clientCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, show, remove };
+function overlapOf(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_SECRET_OVERLAP_SECONDS;
+  if (!/^\d{1,7}$/.test(value) || Number(value) > MAX_SECRET_OVERLAP_SECONDS) {
+    throw new UsageError(`--overlap takes seconds from 0 to ${MAX_SECRET_OVERLAP_SECONDS} (got "${value}")`);
+  }
+  return Number(value);
+}
+
+/** `client rotate-secret ID [--overlap SECONDS]`: a new secret now; the old one still works for the overlap (REL-F7). */
+async function rotateSecret(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(args, { overlap: { type: 'string' }, json: { type: 'boolean' } });
+  const id = onePositional(positionals, 'client id');
+  const overlap = overlapOf(values.overlap);
+  const rotated = await withAuditedAction(
+    io,
+    ({ db, config }) => {
+      // The file would put its own secret back at the next start: such a client's secret changes in the file.
+      if (config.clients?.some((client) => client.client_id === id)) throw new UsageError(`client "${id}" is managed by CLIENTS_FILE: change its secret there`);
+      return rotateClientSecret(db, id, overlap);
+    },
+    // Never the secrets: when the old one stops is what a reviewer needs.
+    (done) => ({ type: 'admin_client_secret_rotated', clientId: done.clientId, details: { overlap_seconds: overlap, previous_valid_until: done.previousValidUntil?.toISOString() ?? null } }),
+  );
+  const until = rotated.previousValidUntil?.toISOString() ?? null;
+  if (values.json) {
+    printJson(io, { client_id: rotated.clientId, client_secret: rotated.secret, previous_secret_valid_until: until });
+    return 0;
+  }
+  print(io, `client_secret: ${rotated.secret}\nThis secret is shown only now: store it with the application.`);
+  print(io, until ? `The previous secret is still accepted until ${until}; after that only this one.` : 'The previous secret no longer works.');
+  return 0;
+}
+
+export const clientCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, show, remove, 'rotate-secret': rotateSecret };

@@ -37,6 +37,9 @@ Commands:
   client list [--json]            List clients (secrets are never shown).
   client show ID [--json]         Show one client (secrets are never shown).
   client remove ID                Delete a client.
+  client rotate-secret ID [--overlap SECONDS] [--json]
+                                  Give a confidential client a new generated secret (shown once); the old
+                                  one is still accepted for SECONDS (default 86400, 0: stops at once).
 
   api add --id URI --name N --scope S [options]
                                   Register an API (resource server). Clients ask for it with

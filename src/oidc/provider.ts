@@ -7,6 +7,7 @@ import { createProviderConfiguration, type ProviderDependencies } from './config
 import { CONSUME_REJECTED } from '../storage/oidc-adapter.ts';
 import { createStoreOutageHandling } from './store-outages.ts';
 import { keySetFingerprint, reconcileSigningKeys, toProviderJwks } from './keys.ts';
+import { acceptPreviousClientSecrets } from './previous-client-secret.ts';
 
 export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: AuditLog };
 
@@ -17,9 +18,11 @@ export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: 
 const REUSE = new Set(['authorization code already consumed', 'refresh token already used', CONSUME_REJECTED]);
 
 /** Builds an oidc-provider instance for the given keys; all state lives in the adapters, so instances are interchangeable. */
-function buildProvider(config: Config, deps: ProviderDependencies & { audit: AuditLog }, logger: Logger): Provider {
+function buildProvider(config: Config, db: Db, deps: ProviderDependencies & { audit: AuditLog }, logger: Logger): Provider {
   const provider = new Provider(config.issuer, createProviderConfiguration(config, deps));
   provider.proxy = config.trustProxy;
+  // A rotated client secret's predecessor stays valid for the rotation's overlap (REL-F7).
+  acceptPreviousClientSecrets(provider, db, deps.clock, logger);
   // Outermost in the provider, so it sees every answer (and the errors that escape oidc-provider) last.
   const outages = createStoreOutageHandling(deps.pages, logger);
   provider.use(outages.middleware);
@@ -78,13 +81,13 @@ export interface ProviderHolder {
 export async function createProviderHolder(config: Config, db: Db, deps: ProviderFactoryDeps, logger: Logger): Promise<ProviderHolder> {
   let keys = await reconcileSigningKeys(db, config, new Date());
   let fingerprint = keySetFingerprint(keys);
-  let provider = buildProvider(config, { ...deps, jwks: toProviderJwks(keys, config) }, logger);
+  let provider = buildProvider(config, db, { ...deps, jwks: toProviderJwks(keys, config) }, logger);
 
   const refresh = async (now = new Date()): Promise<boolean> => {
     keys = await reconcileSigningKeys(db, config, now);
     const next = keySetFingerprint(keys);
     if (next === fingerprint) return false;
-    provider = buildProvider(config, { ...deps, jwks: toProviderJwks(keys, config) }, logger);
+    provider = buildProvider(config, db, { ...deps, jwks: toProviderJwks(keys, config) }, logger);
     fingerprint = next;
     logger.info({ keys: next }, 'signing keys changed; provider rebuilt');
     return true;

@@ -30,6 +30,14 @@ export interface ClientsTable {
   updated_at: Timestamp;
 }
 
+/** A client's previous secret during a rotation's overlap (SHA-256 hex only; see the migration). */
+export interface ClientPreviousSecretsTable {
+  client_id: string;
+  secret_sha256: string;
+  expires_at: Timestamp;
+  created_at: Generated<Date>;
+}
+
 export type SigningKeyStatus = 'next' | 'current' | 'retired';
 
 export interface SigningKeysTable {
@@ -214,6 +222,7 @@ export interface Database {
   webauthn_challenges: WebauthnChallengesTable;
   apis: ApisTable;
   revocation_epoch: RevocationEpochTable;
+  client_previous_secrets: ClientPreviousSecretsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
