@@ -104,12 +104,20 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
   async function accountGate(email: string, key: string, now: Date): Promise<AccountGate> {
     const admitted = email === '' ? undefined : await admitSignInAttempt(db, email, now, limits.delay);
     if (admitted) return { ok: true, account: admitted, failures: admitted.failed_sign_ins };
-    // Which refusal, an account's running delay or an unknown address's: both read at once.
-    const [delayed, running] = await Promise.all([email === '' ? undefined : findSignInDelay(db, email), peek(unknownDelay, key)]);
+    // Not admitted: an account whose delay runs, or an address no account has. Both are read, and the
+    // unknown address's attempt counted, at once (a known account never reads that counter); the count is
+    // given back if the unknown address's own delay turns out to be running.
+    const [delayed, running, counted] = await Promise.all([
+      email === '' ? undefined : findSignInDelay(db, email),
+      peek(unknownDelay, key),
+      storeCall(() => unknownFailures.penalty(key, 1)),
+    ]);
     // A delay that has already ended here means the account appeared or its delay ended between the statements: 1 s.
     if (delayed) return { ok: false, waitMs: (delayed.sign_in_delay_until?.getTime() ?? now.getTime()) - now.getTime(), accountId: delayed.id };
-    if (running && running.consumedPoints > 1 && running.msBeforeNext > 0) return { ok: false, waitMs: running.msBeforeNext };
-    const counted = await storeCall(() => unknownFailures.penalty(key, 1));
+    if (running && running.consumedPoints > 1 && running.msBeforeNext > 0) {
+      await storeCall(() => unknownFailures.reward(key, 1));
+      return { ok: false, waitMs: running.msBeforeNext };
+    }
     const wait = delaySeconds(counted.consumedPoints, limits.delay);
     if (wait > 0) await storeCall(() => unknownDelay.block(key, wait));
     return { ok: true, failures: counted.consumedPoints };
