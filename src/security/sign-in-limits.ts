@@ -5,7 +5,7 @@ import type { MailQueue } from '../recovery/ports.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { admitSignInAttempt, findSignInDelay, lockSignIn, resetSignInFailures } from '../storage/postgres/sign-in-lock.queries.ts';
-import { consume, peek, retryAfterSeconds, storeCall, TooManyRequestsError, type LimiterStore, type LimitVerdict } from './rate-limits.ts';
+import { consume, retryAfterSeconds, storeCall, TooManyRequestsError, type LimiterStore, type LimitVerdict } from './rate-limits.ts';
 
 /**
  * The password sign-in's limits (issue 7: ABU-01, ABU-02, ABU-03, ABU-04), one check before the argon2
@@ -92,7 +92,8 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
   const perIp = deps.store({ name: 'sign-in-ip', points: limits.ip.maxFailures, durationSeconds: limits.ip.windowSeconds, blockSeconds: limits.ip.blockSeconds });
   const perPair = deps.store({ name: 'sign-in-pair', points: limits.pair.maxFailures, durationSeconds: limits.pair.windowSeconds, blockSeconds: limits.pair.blockSeconds });
   const unknownFailures = deps.store({ name: 'sign-in-unknown', points: 2 ** 31 - 1, durationSeconds: UNKNOWN_ADDRESS_MEMORY_SECONDS });
-  const unknownDelay = deps.store({ name: 'sign-in-unknown-delay', points: 1, durationSeconds: limits.delay.maxSeconds });
+  // The turn an unknown address's delay gives (accountGate): held for a moment, then blocked for the delay itself.
+  const unknownDelay = deps.store({ name: 'sign-in-unknown-delay', points: 1, durationSeconds: limits.delay.initialSeconds });
 
   type AccountGate = { ok: true; account?: AccountRow; failures: number } | { ok: false; waitMs: number; accountId?: string };
 
@@ -104,22 +105,23 @@ export function createSignInLimits(deps: SignInLimitsDeps): SignInLimits {
   async function accountGate(email: string, key: string, now: Date): Promise<AccountGate> {
     const admitted = email === '' ? undefined : await admitSignInAttempt(db, email, now, limits.delay);
     if (admitted) return { ok: true, account: admitted, failures: admitted.failed_sign_ins };
-    // Not admitted: an account whose delay runs, or an address no account has. Both are read, and the
-    // unknown address's attempt counted, at once (a known account never reads that counter); the count is
-    // given back if the unknown address's own delay turns out to be running.
-    const [delayed, running, counted] = await Promise.all([
-      email === '' ? undefined : findSignInDelay(db, email),
-      peek(unknownDelay, key),
-      storeCall(() => unknownFailures.penalty(key, 1)),
-    ]);
+    // Not admitted: an account whose delay runs, or an address no account has. The account is read and
+    // the unknown address's attempt counted at once (a known account never reads that counter).
+    const [delayed, counted] = await Promise.all([email === '' ? undefined : findSignInDelay(db, email), storeCall(() => unknownFailures.penalty(key, 1))]);
     // A delay that has already ended here means the account appeared or its delay ended between the statements: 1 s.
     if (delayed) return { ok: false, waitMs: (delayed.sign_in_delay_until?.getTime() ?? now.getTime()) - now.getTime(), accountId: delayed.id };
-    if (running && running.consumedPoints > 1 && running.msBeforeNext > 0) {
-      await storeCall(() => unknownFailures.reward(key, 1));
-      return { ok: false, waitMs: running.msBeforeNext };
-    }
     const wait = delaySeconds(counted.consumedPoints, limits.delay);
-    if (wait > 0) await storeCall(() => unknownDelay.block(key, wait));
+    if (wait > 0) {
+      // From the delay's first attempt on, one attempt per delay, as a known account's row lock allows (ABU-03,
+      // also for parallel guesses): the attempt that takes the turn starts the next delay; one that finds
+      // the turn taken is refused and its count given back.
+      const turn = await consume(unknownDelay, key);
+      if (!turn.ok) {
+        await storeCall(() => unknownFailures.reward(key, 1));
+        return { ok: false, waitMs: turn.error.retryAfterSeconds * 1000 };
+      }
+      await storeCall(() => unknownDelay.block(key, wait));
+    }
     return { ok: true, failures: counted.consumedPoints };
   }
 

@@ -228,6 +228,15 @@ describe.each(backends)('sign-in limits on $name, default limits', (backend) => 
     expect(statuses).toEqual([...Array(5).fill(400), ...Array(25).fill(429)]);
   });
 
+  it('ABU-03: 30 parallel guesses at an address no account has are answered exactly like those at a known account', async () => {
+    const { server } = t;
+    const login = await loginPage(server);
+    const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(login, 'parallel-nobody@example.com', `parallel ${i}`, freshIp())));
+    const statuses = responses.map((response) => response.status).sort();
+    // The same 5 admitted and 25 refused as the known account above: a burst cannot tell them apart.
+    expect(statuses).toEqual([...Array(5).fill(400), ...Array(25).fill(429)]);
+  });
+
   it('ABU-02: stops a password spray over 200 accounts from one address at the per-IP limit', async () => {
     const { server } = t;
     const hash = await server.app.hasher.hash('the password of every sprayed account');
