@@ -15,14 +15,19 @@ import { formAction, inputValue, UserAgent } from '../support/browserless.ts';
 import { gatehouse, gatehouseOk, withDb } from '../support/cli.ts';
 import { REDIRECT_URI, servers, type StackEnv } from '../support/e2e.ts';
 import { WEB_SECRET } from '../support/fixtures.ts';
-import { findForm, openLoginPage, rawAuthorization, submit } from '../support/forms.ts';
+import { findForm, openLoginPage, rawAuthorization, signInThroughForms, submit } from '../support/forms.ts';
 import { startGatehouseProcess, type GatehouseProcess } from '../support/gatehouse-process.ts';
+import { loseResponse } from '../support/lost-response.ts';
 
 const ISSUER = 'https://id.gatehouse.test';
 const EMAIL = 'killed.mid.login@example.com';
 /** A second account for the replay test, so the code it uses first is not one the first test spent. */
 const REPLAY_EMAIL = 'killed.after.code@example.com';
 const PASSWORD = 'a password typed just before the crash';
+/** Without a second factor: the token tests are about /token, not the sign-in. */
+const TOKENS_EMAIL = 'killed.mid.token@example.com';
+/** A public client (no secret): a single-page or native app. */
+const PUBLIC_CLIENT = 'spa';
 
 /** kill -9: no shutdown handler runs, nothing is flushed or closed. */
 async function kill(target: GatehouseProcess): Promise<void> {
@@ -30,7 +35,10 @@ async function kill(target: GatehouseProcess): Promise<void> {
   await target.exited;
 }
 
-/** Seeds the `web` client and accounts with an authenticator app each; returns the apps' secrets by email. */
+/**
+ * Seeds the confidential `web` client, the public `spa` client, an account without a second factor and
+ * accounts with an authenticator app each; returns the apps' secrets by email.
+ */
 async function seed(env: Record<string, string>, emails: string[]): Promise<Map<string, string>> {
   const config = loadConfig(env);
   return withDb(env, async (db) => {
@@ -42,7 +50,15 @@ async function seed(env: Record<string, string>, emails: string[]): Promise<Map<
       redirect_uris: [REDIRECT_URI],
       token_endpoint_auth_method: 'client_secret_basic',
     });
+    await upsertClient(db, PUBLIC_CLIENT, {
+      client_id: PUBLIC_CLIENT,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+    });
     const hasher = await createPasswordHasher(config.argon2);
+    await createAccount(db, hasher, { email: TOKENS_EMAIL, password: PASSWORD, emailVerified: true });
     const secrets = new Map<string, string>();
     for (const email of emails) {
       const account = await createAccount(db, hasher, { email, password: PASSWORD, emailVerified: true });
@@ -60,6 +76,8 @@ async function seed(env: Record<string, string>, emails: string[]): Promise<Map<
  * REL-F5: the process is killed (SIGKILL) in the middle of a sign-in with a second factor. After the
  * restart nothing half-finished grants access: the password step alone gave no session and no code,
  * the user can start the sign-in again, and a one-time code used just before the kill stays used.
+ * It is also killed as its /token answer goes out, so the client never gets it: a redeemed code stays
+ * redeemed, and a lost refresh-token rotation ends the grant when the client retries.
  */
 function killDuringSignIn(stackName: string, setup: () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>, embedded = false) {
   describe(`kill -9 during a sign-in (${stackName})`, () => {
@@ -92,9 +110,12 @@ function killDuringSignIn(stackName: string, setup: () => Promise<{ env: Record<
      * kill -9 and start again. REL-F5's "ready within 5 s" is printed, not asserted (about 1–2 s on an idle
      * machine; a timed assertion would fail on a busy one). A store lock left by the killed process would
      * not slow the restart but fail it (StoreLockedError, exit 1), so that regression still fails here.
+     * `lastRequest` runs against the process after the balancer has taken it out and before the kill.
      */
-    const restart = async () => {
-      await kill(await proxy.remove('gatehouse'));
+    const restart = async (lastRequest?: (dying: GatehouseProcess) => Promise<unknown>) => {
+      const dying = await proxy.remove('gatehouse');
+      await lastRequest?.(dying);
+      await kill(dying);
       const started = Date.now();
       server = await startGatehouseProcess(env);
       console.log(`REL-F5 (${stackName}): ready ${Date.now() - started} ms after the restart began`);
@@ -157,12 +178,95 @@ function killDuringSignIn(stackName: string, setup: () => Promise<{ env: Record<
       expect(await replayed.text()).toContain('name="code"');
     });
 
+    it('during /token (code consumed, response lost): the code is refused after the restart and its reuse revokes the tokens it issued (the lost access token then fails at userinfo); a new sign-in gets tokens', async () => {
+      const authorized = await signIn(WEB);
+      const lost = await tokenResponseLost(WEB, { grant_type: 'authorization_code', code: authorized.code, redirect_uri: REDIRECT_URI, code_verifier: authorized.verifier });
+      // What the server committed before answering survived the kill: the token nobody received still works.
+      expect(await userinfoStatus(lost.access_token!)).toBe(200);
+
+      const retried = await token(WEB, { grant_type: 'authorization_code', code: authorized.code, redirect_uri: REDIRECT_URI, code_verifier: authorized.verifier });
+      expect(retried).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+      // oidc-provider treats a second redemption as a stolen code (AS-03): everything the code issued is revoked.
+      expect(await userinfoStatus(lost.access_token!)).toBe(401);
+      expect((await token(WEB, { grant_type: 'refresh_token', refresh_token: lost.refresh_token! })).body.error).toBe('invalid_grant');
+
+      // The client starts the sign-in again.
+      const again = await signIn(WEB);
+      const tokens = await token(WEB, { grant_type: 'authorization_code', code: again.code, redirect_uri: REDIRECT_URI, code_verifier: again.verifier });
+      expect(tokens.status).toBe(200);
+      expect(tokens.body.id_token).toBeDefined();
+    });
+
+    it('during refresh-token rotation, public client: the retry with the old refresh token revokes the grant (the rotated tokens in the lost response die with it)', async () => {
+      expect(await rotationResponseLost(SPA)).toEqual(GRANT_REVOKED);
+    });
+
+    // REL-F5 and AS-07 want a confidential client's rotation off or retry-safe. It is neither: src/oidc/configuration.ts
+    // sets rotateRefreshToken: true for every client, so a lost rotation response ends a confidential client's
+    // grant as it does a public client's. Measured here as it is, so a change of the policy shows up.
+    it('during refresh-token rotation, confidential client: rotation is on for every client, so the retry with the old refresh token revokes the grant too (not retry-safe)', async () => {
+      expect(await rotationResponseLost(WEB)).toEqual(GRANT_REVOKED);
+    });
+
     // The lock a killed server leaves is taken over at once (src/storage/postgres/data-dir-lock.ts), but only then.
     if (embedded) it('still refuses another process while the server runs', async () => {
       const result = await gatehouse(['client', 'list'], env);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('is in use by another Gatehouse process');
     });
+
+    /** Signs TOKENS_EMAIL in to `client` for offline access; returns the code and its PKCE verifier. */
+    async function signIn(client: Client): Promise<{ code: string; verifier: string }> {
+      const auth = rawAuthorization(ISSUER, { client_id: client.id, redirect_uri: REDIRECT_URI, scope: 'openid offline_access', prompt: 'consent' });
+      const callback = await signInThroughForms(browser(), ISSUER, auth.url, TOKENS_EMAIL, PASSWORD);
+      return { code: callback.searchParams.get('code')!, verifier: auth.verifier };
+    }
+
+    async function token(client: Client, params: Record<string, string>): Promise<{ status: number; body: TokenBody }> {
+      const response = await proxy.fetch(`${ISSUER}/token`, { method: 'POST', ...tokenRequest(client, params) });
+      return { status: response.status, body: (await response.json()) as TokenBody };
+    }
+
+    /**
+     * The token request reaches the server, which does the work and answers; the process is killed (kill -9)
+     * as the answer arrives and the answer never reaches the client; a new process starts. Returns the lost
+     * answer, for the test to show what became of tokens no client holds.
+     */
+    async function tokenResponseLost(client: Client, params: Record<string, string>): Promise<TokenBody> {
+      let lost: { status: number; body: string } | undefined;
+      await restart(async (dying) => {
+        const { headers, body } = tokenRequest(client, params);
+        // The headers the balancer adds: the process trusts them for its https issuer.
+        const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': new URL(ISSUER).host };
+        lost = await loseResponse(dying.port, { method: 'POST', path: '/token', headers: { ...headers, ...forwarded }, body }, () => dying.signal('SIGKILL'));
+      });
+      expect(lost!.status).toBe(200);
+      return JSON.parse(lost!.body) as TokenBody;
+    }
+
+    /**
+     * Tokens for `client`, then a rotation whose response is lost in a kill, then the client's retry with
+     * the old refresh token; returns what the retry got and what became of every token the grant issued.
+     */
+    async function rotationResponseLost(client: Client) {
+      const first = await signIn(client);
+      const issued = await token(client, { grant_type: 'authorization_code', code: first.code, redirect_uri: REDIRECT_URI, code_verifier: first.verifier });
+      expect(issued.status).toBe(200);
+      const before = issued.body;
+      const lost = await tokenResponseLost(client, { grant_type: 'refresh_token', refresh_token: before.refresh_token! });
+      expect(lost.refresh_token).not.toBe(before.refresh_token); // it rotated
+      // The rotation survived the kill; only the retry below ends the grant.
+      expect(await userinfoStatus(lost.access_token!)).toBe(200);
+      const retried = await token(client, { grant_type: 'refresh_token', refresh_token: before.refresh_token! });
+      return {
+        retry: `${retried.status} ${retried.body.error}`,
+        rotatedRefreshToken: (await token(client, { grant_type: 'refresh_token', refresh_token: lost.refresh_token! })).body.error,
+        rotatedAccessToken: await userinfoStatus(lost.access_token!),
+        earlierAccessToken: await userinfoStatus(before.access_token!),
+      };
+    }
+
+    const userinfoStatus = async (accessToken: string) => (await proxy.fetch(`${ISSUER}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
 
     async function exchange(code: string, verifier: string): Promise<{ id_token?: string }> {
       const response = await proxy.fetch(`${ISSUER}/token`, {
@@ -173,6 +277,32 @@ function killDuringSignIn(stackName: string, setup: () => Promise<{ env: Record<
       return (await response.json()) as { id_token?: string };
     }
   });
+}
+
+interface Client {
+  id: string;
+  secret?: string;
+}
+const WEB: Client = { id: 'web', secret: WEB_SECRET };
+const SPA: Client = { id: PUBLIC_CLIENT };
+
+/** A refused retry that ended the grant: the tokens in the lost response, and those before it, are dead. */
+const GRANT_REVOKED = { retry: '400 invalid_grant', rotatedRefreshToken: 'invalid_grant', rotatedAccessToken: 401, earlierAccessToken: 401 };
+
+interface TokenBody {
+  access_token?: string;
+  refresh_token?: string;
+  id_token?: string;
+  error?: string;
+}
+
+/** A confidential client authenticates with its secret (Basic); a public one only names itself. */
+function tokenRequest(client: Client, params: Record<string, string>): { headers: Record<string, string>; body: string } {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  const form = new URLSearchParams(params);
+  if (client.secret) headers['authorization'] = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  else form.set('client_id', client.id);
+  return { headers, body: form.toString() };
 }
 
 killDuringSignIn('embedded store', async () => {
