@@ -120,7 +120,7 @@ export const configSchema = z.object({
   ACCESS_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
   /** ID token lifetime in seconds. */
   ID_TOKEN_TTL: z.coerce.number().int().min(1).default(3600),
-  /** Refresh token lifetime in seconds (rotated on every use). */
+  /** Refresh token lifetime in seconds (a public client's rotate at every use; a confidential client's do not). */
   REFRESH_TOKEN_TTL: z.coerce.number().int().min(1).default(14 * 24 * 3600),
   /** Lifetime in seconds of a sign-in session when "remember me" is ticked (unticked: the cookie ends with the browser). */
   SESSION_TTL: z.coerce.number().int().min(1).default(30 * 24 * 3600),

@@ -64,7 +64,14 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
     responseTypes: ['code'],
     acrValues: ACR_VALUES,
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    // RFC 9700 §4.14.2: a public client's refresh token rotates at every use, so a stolen copy shows up at its
+    // next use (oidc-provider then revokes the grant); a confidential client's is bound to its authentication
+    // and does not rotate (FAPI 2.0 advises against it), so a token response lost on the way never ends its
+    // grant: the retry with the same refresh token works (AS-07, REL-F5).
+    rotateRefreshToken: (ctx) => {
+      const { Client: client, RefreshToken: refreshToken } = ctx.oidc.entities;
+      return client?.clientAuthMethod === 'none' && !refreshToken?.isSenderConstrained();
+    },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],

@@ -21,6 +21,8 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
   let server: TestServer;
   let rp: oidc.Configuration;
   let service: oidc.Configuration;
+  /** A public client (no secret): its refresh tokens rotate. */
+  let spa: oidc.Configuration;
   /**
    * The RP's back-channel logout endpoint: a real HTTP server that records the logout tokens it receives.
    * It listens on loopback, which oidc-provider's SSRF guard refuses in production; under jest's VM that
@@ -47,23 +49,26 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
       '--post-logout-redirect-uri', 'http://127.0.0.1:8080/bye', '--grant-types', 'authorization_code,refresh_token',
       '--scope', 'openid email profile offline_access', '--name', 'Web App', '--backchannel-logout-uri', backchannelUri], env);
     await gatehouseOk(['client', 'add', '--id', 'service', '--secret', `${SECRET}-svc`, '--grant-types', 'client_credentials'], env);
+    await gatehouseOk(['client', 'add', '--id', 'spa-app', '--public', '--redirect-uri', REDIRECT_URI, '--grant-types', 'authorization_code,refresh_token',
+      '--scope', 'openid email offline_access', '--name', 'Single-page App'], env);
     await gatehouseOk(['user', 'add', '--email', EMAIL, '--name', 'Ada Lovelace', '--email-verified', '--password-stdin'], env, `${PASSWORD}\n`);
     server = await startTestServer(env);
     const insecure = { execute: [oidc.allowInsecureRequests] };
     rp = await oidc.discovery(new URL(server.issuer), 'web-app', undefined, oidc.ClientSecretBasic(SECRET), insecure);
     service = await oidc.discovery(new URL(server.issuer), 'service', undefined, oidc.ClientSecretBasic(`${SECRET}-svc`), insecure);
+    spa = await oidc.discovery(new URL(server.issuer), 'spa-app', undefined, oidc.None(), insecure);
   });
 
-  /** Audit rows of `type` for web-app that match; protocol events are written just after the response. */
-  async function auditEvents(type: 'token_reuse_detected' | 'sign_out' | 'consent_granted', match: (details: Record<string, unknown>) => boolean = () => true): Promise<number> {
+  /** Audit rows of `type` for the client (web-app by default) that match; protocol events are written just after the response. */
+  async function auditEvents(type: 'token_reuse_detected' | 'sign_out' | 'consent_granted', match: (details: Record<string, unknown>) => boolean = () => true, clientId = 'web-app'): Promise<number> {
     for (let tries = 0; ; tries += 1) {
       const rows = await server.app.db.selectFrom('audit_events').select(['details', 'client_id']).where('type', '=', type).execute();
-      const count = rows.filter((row) => row.client_id === 'web-app' && match(row.details)).length;
+      const count = rows.filter((row) => row.client_id === clientId && match(row.details)).length;
       if (count > 0 || tries === 50) return count;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-  const reuseEvents = (kind: string) => auditEvents('token_reuse_detected', (details) => details.kind === kind);
+  const reuseEvents = (kind: string, clientId?: string) => auditEvents('token_reuse_detected', (details) => details.kind === kind, clientId);
 
   afterAll(async () => {
     await server?.close();
@@ -71,11 +76,11 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     await new Promise((resolve) => backchannel?.close(resolve));
   });
 
-  async function codeFlow(extra: Record<string, string> = {}) {
+  async function codeFlow(extra: Record<string, string> = {}, client = rp) {
     const ua = new UserAgent();
-    const auth = await buildAuthorization(rp, extra);
+    const auth = await buildAuthorization(client, extra);
     const callback = await signIn(ua, server.issuer, auth.url, EMAIL, PASSWORD);
-    const tokens = await oidc.authorizationCodeGrant(rp, callback, {
+    const tokens = await oidc.authorizationCodeGrant(client, callback, {
       pkceCodeVerifier: auth.verifier,
       expectedState: auth.state,
       expectedNonce: auth.nonce,
@@ -118,18 +123,29 @@ describe.each(stacks)('OIDC flows with openid-client on the $name', (stack) => {
     expect(location.searchParams.get('error_description')).toMatch(/PKCE/);
   });
 
-  it('rotates refresh tokens and revokes the grant when an old one is replayed', async () => {
+  it('AS-07: rotates a public client\'s refresh tokens and revokes the grant when an old one is replayed', async () => {
+    const { tokens } = await codeFlow({ scope: 'openid email offline_access', prompt: 'consent' }, spa);
+    expect(tokens.refresh_token).toBeDefined();
+    const rotated = await oidc.refreshTokenGrant(spa, tokens.refresh_token!);
+    expect(rotated.refresh_token).toBeDefined();
+    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
+    await expect(oidc.refreshTokenGrant(spa, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    // Reuse detection revoked the whole grant: the newest refresh token and its access token die too.
+    await expect(oidc.refreshTokenGrant(spa, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await oidc.tokenIntrospection(rp, rotated.access_token)).active).toBe(false);
+    expect(await reuseEvents('refresh_token', 'spa-app')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('AS-07: keeps a confidential client\'s refresh token across uses, so a retry after a lost response works', async () => {
     const { tokens } = await codeFlow({ scope: 'openid email offline_access', prompt: 'consent' });
     expect(tokens.refresh_token).toBeDefined();
     expect(await auditEvents('consent_granted', (details) => (details.scopes as string[]).includes('offline_access'))).toBeGreaterThanOrEqual(1);
-    const rotated = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
-    expect(rotated.refresh_token).toBeDefined();
-    expect(rotated.refresh_token).not.toBe(tokens.refresh_token);
-    await expect(oidc.refreshTokenGrant(rp, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    // Reuse detection revoked the whole grant: the newest refresh token and its access token die too.
-    await expect(oidc.refreshTokenGrant(rp, rotated.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    expect((await oidc.tokenIntrospection(rp, rotated.access_token)).active).toBe(false);
-    expect(await reuseEvents('refresh_token')).toBeGreaterThanOrEqual(1);
+    const first = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    // No new refresh token: the one the client holds stays the one to use (bound to its authentication).
+    expect(first.refresh_token === undefined || first.refresh_token === tokens.refresh_token).toBe(true);
+    const again = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    expect((await oidc.tokenIntrospection(rp, again.access_token)).active).toBe(true);
+    expect((await oidc.tokenIntrospection(rp, first.access_token)).active).toBe(true);
   });
 
   it('issues client_credentials tokens that introspect as active, and revocation ends them', async () => {

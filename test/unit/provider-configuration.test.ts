@@ -25,7 +25,6 @@ describe('provider configuration', () => {
     expect(required({}, { tokenEndpointAuthMethod: 'client_secret_basic' })).toBe(true);
     expect(required({}, { tokenEndpointAuthMethod: 'none' })).toBe(true);
     expect(options.responseTypes).toEqual(['code']);
-    expect(options.rotateRefreshToken).toBe(true);
   });
 
   it('marks cookies Secure when the issuer is https, and signs them with COOKIE_SECRETS', () => {
