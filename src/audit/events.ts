@@ -41,6 +41,10 @@ export const AUDIT_EVENT_TYPES = [
   'admin_client_secret_rotated',
   'admin_api_added',
   'admin_api_removed',
+  'admin_role_added',
+  'admin_role_removed',
+  'admin_role_granted',
+  'admin_role_revoked',
   'admin_keys_rotated',
   'admin_secrets_reencrypted',
 ] as const;

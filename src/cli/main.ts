@@ -2,6 +2,7 @@ import { AppError, ConfigError, StoreLockedError, UsageError } from '../errors.t
 import { apiCommands } from './api-commands.ts';
 import { auditCommands } from './audit-commands.ts';
 import { clientCommands } from './client-commands.ts';
+import { roleCommands } from './role-commands.ts';
 import { noPositionals, parseOptions, print, withDatabase, type CliIo } from './context.ts';
 import { keyCommands } from './key-commands.ts';
 import { sessionCommands } from './session-commands.ts';
@@ -23,6 +24,7 @@ async function migrate(args: string[], io: CliIo): Promise<number> {
 const groups: Record<string, Record<string, Command>> = {
   client: clientCommands,
   api: apiCommands,
+  role: roleCommands,
   user: userCommands,
   sessions: sessionCommands,
   keys: keyCommands,

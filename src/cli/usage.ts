@@ -57,6 +57,20 @@ Commands:
   api remove URI                  Delete an API and take it off every client that was allowed it; tokens
                                   already issued stay valid until they expire.
 
+  role add NAME [options]         Create a role (global, or one client's own with --client).
+      --permission P              A permission the role carries, e.g. posts:delete (repeatable). For an
+                                  API with RBAC on, a user's tokens get only the API scopes their
+                                  permissions name.
+      --client ID                 The role belongs to this client: only it sees the role.
+      --description D             What the role is for.
+      --json                      Print the role as JSON.
+  role list [--client ID] [--json]
+                                  List roles (with --client: the global ones and that client's).
+  role show NAME [--client ID] [--json]
+                                  Show one role and its permissions.
+  role remove NAME [--client ID]  Delete a role and take it from every user; the built-in gatehouse:admin
+                                  role cannot be removed.
+
   user add --email E [options]    Create an account.
       --name N                    Display name.
       --password-stdin            Read the password from stdin (at least 8 characters); without it the
@@ -64,6 +78,12 @@ Commands:
       --email-verified            Mark the email address as verified.
       --json                      Print the account as JSON.
   user list [--json]              List accounts.
+  user show --email E [--json]    Show an account and every role it holds.
+  user grant --email E --role NAME [--client ID]
+                                  Give an account a role (--client: that client's own role).
+  user revoke --email E --role NAME [--client ID]
+                                  Take a role from an account; its next token refresh or userinfo call
+                                  no longer carries it.
   user disable --email E          Disable an account; it can no longer sign in.
   user unlock --email E           Lift the lock that 100 consecutive wrong passwords put on an account's
                                   password sign-in (a password reset lifts it too).

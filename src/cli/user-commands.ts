@@ -7,6 +7,7 @@ import { createPostgresAccountRevoker } from '../storage/postgres/oidc-adapter.t
 import { createRedisClient } from '../storage/redis/client.ts';
 import { createRedisAccountRevoker } from '../storage/redis/oidc-adapter.ts';
 import { formatTable, noPositionals, parseOptions, print, printJson, readStdin, withAuditedAction, withDatabase, type CliIo } from './context.ts';
+import { userRoleCommands } from './user-role-commands.ts';
 
 /** snake_case like every other CLI JSON (client metadata, keys). */
 function toJson(account: Account) {
@@ -115,4 +116,13 @@ async function sessions(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-export const userCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, disable, unlock, sessions };
+export const userCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = {
+  add,
+  list,
+  show: userRoleCommands.show!,
+  disable,
+  unlock,
+  sessions,
+  grant: userRoleCommands.grant!,
+  revoke: userRoleCommands.revoke!,
+};

@@ -3,26 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_ENV } from '../support/app.ts';
-import { createTestDatabase, postgresUrl } from '../support/backends.ts';
-import { gatehouse, withDb } from '../support/cli.ts';
+import { cliBackends, gatehouse, withDb } from '../support/cli.ts';
 
 type Env = Record<string, string>;
 
-interface Backend {
-  name: string;
-  setup(dataDir: string): Promise<{ env: Env; cleanup: () => Promise<void> }>;
-}
-
-const backends: Backend[] = [{ name: 'embedded', setup: async (dataDir) => ({ env: { ...TEST_ENV, DATA_DIR: dataDir }, cleanup: async () => {} }) }];
-if (postgresUrl) {
-  backends.push({
-    name: 'Postgres',
-    async setup(dataDir) {
-      const { url, drop } = await createTestDatabase();
-      return { env: { ...TEST_ENV, DATA_DIR: dataDir, DATABASE_URL: url }, cleanup: drop };
-    },
-  });
-}
+const backends = cliBackends(TEST_ENV);
 
 const POSTS = 'https://api.example.test';
 

@@ -2,6 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { openDatabase, type Db } from '../../src/storage/postgres/db.ts';
+import { createTestDatabase, postgresUrl } from './backends.ts';
 
 export interface CliResult {
   code: number;
@@ -36,4 +37,25 @@ export async function withDb<T>(env: Record<string, string | undefined>, work: (
   } finally {
     await handle.close();
   }
+}
+
+/** A store a CLI test runs on: a fresh data directory, and a fresh Postgres database for the Postgres one. */
+export interface CliBackend {
+  name: string;
+  setup(dataDir: string): Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>;
+}
+
+/** The embedded store always; Postgres too when DATABASE_URL names a server (test/support/backends.ts). */
+export function cliBackends(baseEnv: Record<string, string>): CliBackend[] {
+  const backends: CliBackend[] = [{ name: 'embedded', setup: async (dataDir) => ({ env: { ...baseEnv, DATA_DIR: dataDir }, cleanup: async () => {} }) }];
+  if (postgresUrl) {
+    backends.push({
+      name: 'Postgres',
+      async setup(dataDir) {
+        const { url, drop } = await createTestDatabase();
+        return { env: { ...baseEnv, DATA_DIR: dataDir, DATABASE_URL: url }, cleanup: drop };
+      },
+    });
+  }
+  return backends;
 }

@@ -207,6 +207,28 @@ export interface ApisTable {
   updated_at: Timestamp;
 }
 
+/** Roles (migration 20261129120000, issue 11): global (client_id null) or one client's own. */
+export interface RolesTable {
+  id: Generated<string>;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  client_id: string | null;
+  created_at: Timestamp;
+}
+
+/** The permissions (e.g. `posts:delete`) a role carries. */
+export interface RolePermissionsTable {
+  role_id: string;
+  permission: string;
+}
+
+/** The roles an account holds. */
+export interface AccountRolesTable {
+  account_id: string;
+  role_id: string;
+  granted_at: Timestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -221,6 +243,9 @@ export interface Database {
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
   apis: ApisTable;
+  roles: RolesTable;
+  role_permissions: RolePermissionsTable;
+  account_roles: AccountRolesTable;
   revocation_epoch: RevocationEpochTable;
   client_previous_secrets: ClientPreviousSecretsTable;
 }
@@ -236,3 +261,4 @@ export type AccountTotpRow = Selectable<AccountTotpTable>;
 export type PasskeyRow = Selectable<PasskeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type ApiRow = Selectable<ApisTable>;
+export type RoleRow = Selectable<RolesTable>;
