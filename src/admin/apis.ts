@@ -17,8 +17,8 @@ export const TOKEN_FORMATS = ['jwt', 'opaque'] as const;
  */
 export const MIN_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 86_400;
-/** The OIDC scopes are the provider's own (and `roles` the next one); an API defining one would make it ambiguous. */
-const RESERVED_SCOPES = new Set<string>([...OIDC_SCOPES, 'roles']);
+/** The OIDC scopes (`roles` among them) are the provider's own; an API defining one would make it ambiguous. */
+const RESERVED_SCOPES = new Set<string>(OIDC_SCOPES);
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -31,6 +31,8 @@ export interface ApiInput {
   scopes: readonly string[];
   format?: string | undefined;
   ttlSeconds?: number | undefined;
+  /** False: users' tokens get the requested scopes whatever their permissions (default true). */
+  rbac?: boolean | undefined;
 }
 
 /** An API as shown to operators and used by the provider. */
@@ -117,7 +119,7 @@ export function buildApi(input: ApiInput, defaultTtlSeconds: number) {
     problems.push(`ttl must be a whole number of seconds from ${MIN_TTL_SECONDS} to ${MAX_TTL_SECONDS}`);
   }
   if (problems.length > 0) throw new InvalidApiError(problems);
-  return { identifier: input.identifier, name, scopes, tokenFormat: format as ApiTokenFormat, tokenTtlSeconds: ttl };
+  return { identifier: input.identifier, name, scopes, tokenFormat: format as ApiTokenFormat, tokenTtlSeconds: ttl, rbac: input.rbac ?? true };
 }
 
 export function toApiView(row: ApiRow): ApiView {

@@ -41,18 +41,19 @@ async function add(args: string[], io: CliIo): Promise<number> {
     scope: { type: 'string', multiple: true },
     format: { type: 'string' },
     ttl: { type: 'string' },
+    'no-rbac': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   noPositionals(positionals);
   if (values.id === undefined) throw new UsageError('api add needs --id URI');
   if (values.name === undefined) throw new UsageError('api add needs --name');
-  const input = { identifier: values.id, name: values.name, scopes: values.scope ?? [], format: values.format, ttlSeconds: parseTtl(values.ttl) };
+  const input = { identifier: values.id, name: values.name, scopes: values.scope ?? [], format: values.format, ttlSeconds: parseTtl(values.ttl), rbac: !values['no-rbac'] };
   const api = await withAuditedAction(
     io,
     ({ db, config }) => addApi(db, input, config.ttl.accessToken),
     (added) => ({
       type: 'admin_api_added',
-      details: { api: added.identifier, scopes: added.scopes.map((scope) => scope.name), format: added.token_format, ttl_seconds: added.token_ttl_seconds },
+      details: { api: added.identifier, scopes: added.scopes.map((scope) => scope.name), format: added.token_format, ttl_seconds: added.token_ttl_seconds, rbac: added.rbac },
     }),
   );
   if (values.json) printJson(io, api);

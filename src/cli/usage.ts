@@ -51,6 +51,8 @@ Commands:
                                   (repeatable; at least one).
       --format jwt|opaque         Access-token format (default jwt: RFC 9068, verifiable from /jwks).
       --ttl SECONDS               Access-token lifetime, 60-86400 (default ACCESS_TOKEN_TTL, at most 86400).
+      --no-rbac                   Users' tokens get the scopes they ask for whatever their permissions
+                                  (by default only the scopes their roles' permissions name).
       --json                      Print the API as JSON.
   api list [--json]               List APIs.
   api show URI [--json]           Show one API and its scopes.

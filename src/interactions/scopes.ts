@@ -6,6 +6,7 @@ const SCOPES: Record<string, MessageKey> = {
   email: 'scope.email',
   profile: 'scope.profile',
   offline_access: 'scope.offline_access',
+  roles: 'scope.roles',
 };
 
 /** Catalogue keys for individual claims asked for with the `claims` parameter. */
@@ -14,6 +15,8 @@ const CLAIMS: Record<string, MessageKey> = {
   email: 'claim.email',
   email_verified: 'claim.email_verified',
   name: 'claim.name',
+  roles: 'claim.roles',
+  permissions: 'claim.permissions',
 };
 
 // Object.hasOwn: a scope named "constructor" must not find Object.prototype's.

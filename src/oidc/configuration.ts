@@ -46,6 +46,8 @@ export const CLAIMS = {
   openid: ['sub', 'acr', 'amr', 'auth_time'],
   email: ['email', 'email_verified'],
   profile: ['name'],
+  // The account's roles and their permissions as this client may see them (find-account.ts).
+  roles: ['roles', 'permissions'],
 } as const;
 
 /**

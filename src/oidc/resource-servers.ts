@@ -1,5 +1,6 @@
 import { errors, type Client, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { ApiRow } from '../storage/postgres/database.ts';
+import type { GatehouseAccount } from './find-account.ts';
 
 /** The part of a registered API the provider needs to issue its access tokens. */
 export interface RegisteredApi {
@@ -7,6 +8,8 @@ export interface RegisteredApi {
   scopes: readonly string[];
   tokenFormat: 'jwt' | 'opaque';
   tokenTtlSeconds: number;
+  /** A user's token gets only the API scopes their permissions name (`gatehouse api add --no-rbac` turns it off). */
+  rbac: boolean;
 }
 
 export interface ApiDirectory {
@@ -40,6 +43,7 @@ export function createApiDirectory(
         scopes: row.scopes.map((scope) => scope.name),
         tokenFormat: row.token_format,
         tokenTtlSeconds: row.token_ttl_seconds,
+        rbac: row.rbac,
       };
       cache.delete(identifier);
       if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
@@ -59,7 +63,13 @@ function allowedApis(client: Client): readonly unknown[] {
  * RFC 8707 resource indicators backed by the apis table. A resource the client was not allowed, or that
  * is not registered, is refused with invalid_target (the same answer for both: a client learns nothing
  * about APIs it may not use). A client_credentials token carries only the API's scopes that the
- * client's --scope named (metadata `api_scope`); a user's token the API's scopes the user consented to.
+ * client's --scope named (metadata `api_scope`); a user's token the API's scopes the user consented to
+ * and, for an API with RBAC on, that the user's permissions name (global roles and this client's own).
+ * oidc-provider asks for the resource server again when it issues each token, with the account loaded
+ * (ctx.oidc.account: code exchange, refresh), and limits the token's scope to what is returned here, so
+ * permissions are read at every issuance: a revoked role is gone from the next refresh's token. At the
+ * authorization endpoint the account is not loaded yet and the API's scopes are not limited there; a
+ * user without a permission still signs in and consents, and their token simply lacks the scope.
  * JWT access tokens follow RFC 9068 (oidc-provider sets typ at+jwt, aud, client_id, scope, sub, iat,
  * exp, jti) and are signed with the provider's RS256 key, so a resource server verifies them from JWKS.
  */
@@ -78,6 +88,11 @@ export function resourceIndicatorsFeature(apis: ApiDirectory): NonNullable<NonNu
       if (ctx.oidc.params?.['grant_type'] === 'client_credentials') {
         const clientScopes = new Set(String(client['api_scope'] ?? '').split(' '));
         scopes = scopes.filter((scope) => clientScopes.has(scope));
+      }
+      const account = ctx.oidc.account as GatehouseAccount | undefined;
+      if (api.rbac && account) {
+        const { permissions } = await account.accessFor(client.clientId);
+        scopes = scopes.filter((scope) => permissions.includes(scope));
       }
       return {
         scope: scopes.join(' '),

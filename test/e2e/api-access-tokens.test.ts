@@ -5,8 +5,8 @@ import { removeApi } from '../../src/admin/apis.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { UserAgent } from '../support/browserless.ts';
 import { gatehouseOk } from '../support/cli.ts';
-import { buildAuthorization, REDIRECT_URI, stacks, type StackEnv } from '../support/e2e.ts';
-import { findForm, openLoginPage, rawAuthorization, submit } from '../support/forms.ts';
+import { buildAuthorization, codeFlowWithConsent, REDIRECT_URI, stacks, type StackEnv } from '../support/e2e.ts';
+import { openLoginPage, rawAuthorization, submit } from '../support/forms.ts';
 
 const EMAIL = 'grace@example.com';
 const PASSWORD = 'correct horse battery staple';
@@ -44,6 +44,9 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
     await gatehouseOk(['client', 'add', '--id', 'first', '--secret', `${SECRET}-1st`, '--redirect-uri', REDIRECT_URI, '--first-party', '--api', POSTS], env);
     await gatehouseOk(['client', 'add', '--id', 'loner', '--secret', `${SECRET}-lone`, '--grant-types', 'client_credentials'], env);
     await gatehouseOk(['user', 'add', '--email', EMAIL, '--email-verified', '--password-stdin'], env, `${PASSWORD}\n`);
+    // The APIs check users' permissions (RBAC, on by default): grace may use every scope asked for here.
+    await gatehouseOk(['role', 'add', 'author', '--permission', 'posts:read', '--permission', 'posts:write', '--permission', 'other:read', '--permission', 'files:read'], env);
+    await gatehouseOk(['user', 'grant', '--email', EMAIL, '--role', 'author'], env);
     server = await startTestServer(env);
     const insecure = { execute: [oidc.allowInsecureRequests] };
     rp = await oidc.discovery(new URL(server.issuer), 'web-app', undefined, oidc.ClientSecretBasic(SECRET), insecure);
@@ -58,24 +61,7 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
     await stackEnv?.cleanup();
   });
 
-  /** Signs in through the real pages, keeps the consent page's text, approves, and redeems the code. */
-  async function codeFlow(extra: Record<string, string>) {
-    const ua = new UserAgent();
-    const auth = await buildAuthorization(rp, extra);
-    const page = await openLoginPage(ua, server.issuer, auth.url.href);
-    const signedIn = await submit(ua, page.login, { email: EMAIL, password: PASSWORD });
-    const { url: consentUrl, response } = await ua.follow(page.url, server.issuer, signedIn);
-    const consent = await response.text();
-    const approved = await submit(ua, findForm(consent, '/consent', server.issuer), { decision: 'approve' });
-    const { url } = await ua.follow(consentUrl, server.issuer, approved);
-    const tokens = await oidc.authorizationCodeGrant(rp, new URL(url), {
-      pkceCodeVerifier: auth.verifier,
-      expectedState: auth.state,
-      expectedNonce: auth.nonce,
-      idTokenExpected: true,
-    });
-    return { tokens, consent };
-  }
+  const codeFlow = (extra: Record<string, string>) => codeFlowWithConsent(rp, server.issuer, EMAIL, PASSWORD, extra);
 
   it('issues an RFC 9068 JWT access token for the API that jose verifies from /jwks alone', async () => {
     const { tokens, consent } = await codeFlow({ resource: POSTS, scope: 'openid posts:read' });

@@ -15,7 +15,7 @@ describe('gatehouse api without a database', () => {
   it('documents api add, list, show, remove and client add --api in the usage', async () => {
     const { code, stdout } = await gatehouse(['--help'], {});
     expect(code).toBe(0);
-    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', 'api list', 'api show URI', 'api remove URI', '--api URI']) {
+    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', '--no-rbac', 'api list', 'api show URI', 'api remove URI', '--api URI']) {
       expect(stdout).toContain(words);
     }
     const missing = await gatehouse(['api'], {});
@@ -56,8 +56,9 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
       token_ttl_seconds: 3600,
       rbac: true,
     });
-    const local = await gatehouse(['api', 'add', '--id', 'http://localhost:9000/api', '--name', 'Dev API', '--scope', 'dev', '--format', 'opaque', '--ttl', '120'], env);
+    const local = await gatehouse(['api', 'add', '--id', 'http://localhost:9000/api', '--name', 'Dev API', '--scope', 'dev', '--format', 'opaque', '--ttl', '120', '--no-rbac'], env);
     expect(local.code).toBe(0);
+    expect(local.stdout).toContain('rbac: false');
     const listed = await gatehouse(['api', 'list'], env);
     expect(listed.stdout).toMatch(/^IDENTIFIER\s+NAME\s+FORMAT\s+TTL\s+SCOPES\n/);
     expect(listed.stdout).toMatch(/http:\/\/localhost:9000\/api\s+Dev API\s+opaque\s+120\s+dev/);
@@ -136,7 +137,8 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
     const events = JSON.parse((await gatehouse(['audit', 'list', '--json', '--limit', '100'], env)).stdout) as { type: string; details: Record<string, unknown> }[];
     const added = events.filter((event) => event.type === 'admin_api_added');
     expect(added.map((event) => event.details.api)).toEqual([POSTS, 'http://localhost:9000/api']);
-    expect(added[0]!.details).toMatchObject({ scopes: ['posts:read', 'posts:write'], format: 'jwt', ttl_seconds: 3600, via: 'cli' });
+    expect(added[0]!.details).toMatchObject({ scopes: ['posts:read', 'posts:write'], format: 'jwt', ttl_seconds: 3600, rbac: true, via: 'cli' });
+    expect(added[1]!.details).toMatchObject({ rbac: false });
     const gone = events.filter((event) => event.type === 'admin_api_removed');
     expect(gone).toHaveLength(1);
     expect(gone[0]!.details).toMatchObject({ api: POSTS, clients: ['svc', 'web'], via: 'cli', os_user: 'ops-ada' });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { createTestDatabase, postgresUrl, redisUrl, uniqueName } from './backends.ts';
-import type { UserAgent } from './browserless.ts';
-import { signInThroughForms } from './forms.ts';
+import { UserAgent } from './browserless.ts';
+import { findForm, openLoginPage, signInThroughForms, submit } from './forms.ts';
 import { TEST_ENV } from './app.ts';
 
 export interface StackEnv {
@@ -83,4 +83,26 @@ export async function buildAuthorization(
  */
 export function signIn(ua: UserAgent, issuer: string, authUrl: URL, email: string, password: string): Promise<URL> {
   return signInThroughForms(ua, issuer, authUrl.href, email, password);
+}
+
+/**
+ * The authorization code flow through the real pages, browser-less: signs in, keeps the consent page's
+ * text, approves, and redeems the code with openid-client (PKCE, state and nonce checked).
+ */
+export async function codeFlowWithConsent(rp: oidc.Configuration, issuer: string, email: string, password: string, extra: Record<string, string>) {
+  const ua = new UserAgent();
+  const auth = await buildAuthorization(rp, extra);
+  const page = await openLoginPage(ua, issuer, auth.url.href);
+  const signedIn = await submit(ua, page.login, { email, password });
+  const { url: consentUrl, response } = await ua.follow(page.url, issuer, signedIn);
+  const consent = await response.text();
+  const approved = await submit(ua, findForm(consent, '/consent', issuer), { decision: 'approve' });
+  const { url } = await ua.follow(consentUrl, issuer, approved);
+  const tokens = await oidc.authorizationCodeGrant(rp, new URL(url), {
+    pkceCodeVerifier: auth.verifier,
+    expectedState: auth.state,
+    expectedNonce: auth.nonce,
+    idTokenExpected: true,
+  });
+  return { tokens, consent };
 }

@@ -22,7 +22,7 @@ describe('API directory cache', () => {
       reads.push(identifier);
       return identifier === row.identifier ? stored : undefined;
     }, { now: () => now });
-    expect(await directory.find(row.identifier)).toEqual({ identifier: row.identifier, scopes: ['posts:read'], tokenFormat: 'jwt', tokenTtlSeconds: 600 });
+    expect(await directory.find(row.identifier)).toEqual({ identifier: row.identifier, scopes: ['posts:read'], tokenFormat: 'jwt', tokenTtlSeconds: 600, rbac: true });
     expect(await directory.find('https://unknown.example.test')).toBeUndefined();
     stored = undefined;
     now += API_CACHE_SECONDS * 1000 - 1;

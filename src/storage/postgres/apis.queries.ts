@@ -8,6 +8,7 @@ export interface NewApi {
   scopes: readonly ApiScope[];
   tokenFormat: ApiTokenFormat;
   tokenTtlSeconds: number;
+  rbac: boolean;
 }
 
 export function findApiByIdentifier(db: Db, identifier: string): Promise<ApiRow | undefined> {
@@ -42,6 +43,7 @@ export function insertApi(db: Db, api: NewApi): Promise<ApiRow> {
       scopes: JSON.stringify(api.scopes),
       token_format: api.tokenFormat,
       token_ttl_seconds: api.tokenTtlSeconds,
+      rbac: api.rbac,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
