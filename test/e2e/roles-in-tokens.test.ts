@@ -5,7 +5,7 @@ import express from 'express';
 import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { grantRole, revokeRole } from '../../src/admin/roles.ts';
+import { grantRole, removeRole, revokeRole } from '../../src/admin/roles.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { gatehouseOk } from '../support/cli.ts';
 import { codeFlowWithConsent, REDIRECT_URI, stacks, type StackEnv } from '../support/e2e.ts';
@@ -165,7 +165,7 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     expect(await oidc.tokenIntrospection(forum, mod.tokens.access_token)).toMatchObject({ active: true, aud: FILES, scope: 'files:read files:delete' });
   });
 
-  it('drops a revoked role at the next userinfo call and refresh, without a new sign-in', async () => {
+  it('drops a revoked or removed role at the next userinfo call and refresh, without a new sign-in', async () => {
     const { tokens } = await codeFlow(forum, LATER, { scope: 'openid roles offline_access', claims: ROLES_CLAIMS, prompt: 'consent' });
     const api = await codeFlow(forum, LATER, { resource: POSTS, scope: 'openid offline_access posts:delete', prompt: 'consent' });
     const sub = tokens.claims()!.sub;
@@ -185,5 +185,10 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     await grantRole(server.app.db, LATER, 'moderator', null);
     const regained = await oidc.refreshTokenGrant(forum, apiRefreshed.refresh_token ?? api.tokens.refresh_token!);
     expect(decodeJwt(regained.access_token).scope).toBe('posts:delete');
+
+    // Removing the role itself (the last test here: others use moderator) works the same way.
+    await removeRole(server.app.db, 'moderator', null);
+    const afterRemoval = await oidc.refreshTokenGrant(forum, regained.refresh_token ?? api.tokens.refresh_token!);
+    expect(decodeJwt(afterRemoval.access_token).scope).toBeUndefined();
   });
 });
