@@ -185,7 +185,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         adapter,
         clock,
         findAccount: createFindAccount(db),
-        apis: createApiDirectory((identifier) => findApiByIdentifier(db, identifier)),
+        apis: createApiDirectory((identifier) => findApiByIdentifier(db, identifier), { now: clock }),
         hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
         pages: createProviderPages(render, config),
         audit,

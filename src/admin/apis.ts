@@ -5,9 +5,13 @@ import type { ApiRow, ApiScope, ApiTokenFormat } from '../storage/postgres/datab
 import {
   deleteApi,
   findApiByIdentifier,
+  findApisByIdentifiers,
+  findClientsAllowedApi,
   insertApi,
   listApis as listApiRows,
   removeApiFromClients,
+  setClientApiScope,
+  updateApiRow,
 } from '../storage/postgres/apis.queries.ts';
 
 export const TOKEN_FORMATS = ['jwt', 'opaque'] as const;
@@ -169,4 +173,75 @@ export async function removeApi(db: Db, identifier: string): Promise<{ clients: 
   if (!(await findApiByIdentifier(db, identifier))) throw new NotFoundError(`no API with identifier "${identifier}"`);
   await deleteApi(db, identifier);
   return { clients: await removeApiFromClients(db, identifier) };
+}
+
+/** What `gatehouse api update` changes; what is undefined stays. `scopes` replaces the whole list. */
+export type ApiChanges = Partial<Pick<ApiInput, 'name' | 'scopes' | 'format' | 'ttlSeconds' | 'rbac'>>;
+
+/** One changed field, before and after, for the audit trail and the operator's output. */
+export type ApiChangeLog = Record<string, { from: unknown; to: unknown }>;
+
+export interface ApiUpdate {
+  api: ApiView;
+  changes: ApiChangeLog;
+  /** Clients whose `api_scope` lost a scope the API no longer defines. */
+  clients: string[];
+}
+
+function scopeText(scope: ApiScope): string {
+  return scope.description ? `${scope.name} ${scope.description}` : scope.name;
+}
+
+/**
+ * Changes an API, validated exactly as `api add` validates (the merged result goes through buildApi).
+ * A scope taken off the API is also taken out of the `api_scope` of every client allowed the API
+ * (unless another API that client is allowed defines the same name), in the caller's transaction, as
+ * `api remove` takes the API off its clients: otherwise a scope added back later under the same name
+ * would silently return to client_credentials clients that were given the old one.
+ * Running servers see the change within their lookup cache (API_CACHE_SECONDS, oidc/resource-servers.ts).
+ * @throws NotFoundError when there is no such API; InvalidApiError for bad input.
+ */
+export async function updateApi(db: Db, identifier: string, changes: ApiChanges): Promise<ApiUpdate> {
+  const row = await findApiByIdentifier(db, identifier);
+  if (!row) throw new NotFoundError(`no API with identifier "${identifier}"`);
+  const before = toApiView(row);
+  const api = buildApi(
+    {
+      identifier,
+      name: changes.name ?? before.name,
+      scopes: changes.scopes ?? before.scopes.map(scopeText),
+      format: changes.format ?? before.token_format,
+      ttlSeconds: changes.ttlSeconds ?? before.token_ttl_seconds,
+      rbac: changes.rbac ?? before.rbac,
+    },
+    before.token_ttl_seconds,
+  );
+  const log: ApiChangeLog = {};
+  const note = (field: string, from: unknown, to: unknown) => {
+    if (JSON.stringify(from) !== JSON.stringify(to)) log[field] = { from, to };
+  };
+  note('name', before.name, api.name);
+  note('scopes', before.scopes, api.scopes);
+  note('format', before.token_format, api.tokenFormat);
+  note('ttl_seconds', before.token_ttl_seconds, api.tokenTtlSeconds);
+  note('rbac', before.rbac, api.rbac);
+  const updated = toApiView(await updateApiRow(db, api));
+
+  const kept = new Set(api.scopes.map((scope) => scope.name));
+  const dropped = before.scopes.map((scope) => scope.name).filter((name) => !kept.has(name));
+  const clients: string[] = [];
+  if (dropped.length > 0) {
+    for (const client of await findClientsAllowedApi(db, identifier)) {
+      const metadata = client.metadata as { allowed_apis?: string[]; api_scope?: string };
+      const given = metadata.api_scope?.split(' ').filter(Boolean) ?? [];
+      if (!given.some((scope) => dropped.includes(scope))) continue;
+      const others = await findApisByIdentifiers(db, (metadata.allowed_apis ?? []).filter((other) => other !== identifier));
+      const definedElsewhere = new Set(others.flatMap((other) => other.scopes.map((scope) => scope.name)));
+      const remaining = given.filter((scope) => !dropped.includes(scope) || definedElsewhere.has(scope));
+      if (remaining.length === given.length) continue;
+      await setClientApiScope(db, client.id, remaining.join(' '));
+      clients.push(client.id);
+    }
+  }
+  return { api: updated, changes: log, clients };
 }

@@ -40,6 +40,7 @@ export const AUDIT_EVENT_TYPES = [
   'admin_client_removed',
   'admin_client_secret_rotated',
   'admin_api_added',
+  'admin_api_updated',
   'admin_api_removed',
   'admin_role_added',
   'admin_role_removed',

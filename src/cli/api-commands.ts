@@ -1,5 +1,7 @@
-import { addApi, listApis, removeApi, showApi, type ApiView } from '../admin/apis.ts';
+import { addApi, listApis, removeApi, showApi, updateApi, type ApiChanges, type ApiUpdate, type ApiView } from '../admin/apis.ts';
 import { UsageError } from '../errors.ts';
+import type { ApiScope } from '../storage/postgres/database.ts';
+import { API_CACHE_SECONDS } from '../oidc/resource-servers.ts';
 import {
   formatTable,
   noPositionals,
@@ -34,16 +36,19 @@ function parseTtl(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** The options of `api add`; `api update` takes them all, and --rbac to turn the check back on. */
+const API_OPTIONS = {
+  id: { type: 'string' },
+  name: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  ttl: { type: 'string' },
+  'no-rbac': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 async function add(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseOptions(args, {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    scope: { type: 'string', multiple: true },
-    format: { type: 'string' },
-    ttl: { type: 'string' },
-    'no-rbac': { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
+  const { values, positionals } = parseOptions(args, API_OPTIONS);
   noPositionals(positionals);
   if (values.id === undefined) throw new UsageError('api add needs --id URI');
   if (values.name === undefined) throw new UsageError('api add needs --name');
@@ -58,6 +63,53 @@ async function add(args: string[], io: CliIo): Promise<number> {
   );
   if (values.json) printJson(io, api);
   else print(io, `added API ${api.identifier}\n${describeApi(api)}`);
+  return 0;
+}
+
+/** Audit details are flat (audit/details.ts): the fields changed, then the new value of each, scopes as added and removed names. */
+function updateDetails({ changes }: ApiUpdate): Record<string, string | number | boolean | string[]> {
+  const details: Record<string, string | number | boolean | string[]> = { changed: Object.keys(changes) };
+  for (const [field, { from, to }] of Object.entries(changes)) {
+    if (field === 'scopes') {
+      const before = (from as ApiScope[]).map((scope) => scope.name);
+      const after = (to as ApiScope[]).map((scope) => scope.name);
+      details['scopes_added'] = after.filter((name) => !before.includes(name));
+      details['scopes_removed'] = before.filter((name) => !after.includes(name));
+    } else details[field] = to as string | number | boolean;
+  }
+  return details;
+}
+
+async function update(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(args, { ...API_OPTIONS, rbac: { type: 'boolean' } });
+  noPositionals(positionals);
+  if (values.id === undefined) throw new UsageError('api update needs --id URI');
+  if (values.rbac && values['no-rbac']) throw new UsageError('give --rbac or --no-rbac, not both');
+  const changes: ApiChanges = {
+    ...(values.name === undefined ? {} : { name: values.name }),
+    ...(values.scope === undefined ? {} : { scopes: values.scope }),
+    ...(values.format === undefined ? {} : { format: values.format }),
+    ...(values.ttl === undefined ? {} : { ttlSeconds: parseTtl(values.ttl) }),
+    ...(values.rbac ? { rbac: true } : values['no-rbac'] ? { rbac: false } : {}),
+  };
+  if (Object.keys(changes).length === 0) throw new UsageError('api update needs at least one of --name, --scope, --format, --ttl, --rbac, --no-rbac');
+  const identifier = values.id;
+  const result = await withAuditedAction(
+    io,
+    ({ db }) => updateApi(db, identifier, changes),
+    (updated) => ({ type: 'admin_api_updated', details: { api: identifier, ...updateDetails(updated), clients: updated.clients } }),
+  );
+  if (values.json) printJson(io, result.api);
+  else {
+    const changed = Object.keys(result.changes);
+    print(io, [
+      changed.length === 0 ? `API ${identifier} unchanged` : `updated API ${identifier} (${changed.join(', ')})`,
+      ...(result.clients.length > 0 ? [`removed scopes taken out of the api_scope of: ${result.clients.join(', ')}`] : []),
+      // Running servers cache what they read about an API (oidc/resource-servers.ts).
+      ...(changed.length > 0 ? [`running servers use the change within ${API_CACHE_SECONDS} seconds; tokens already issued keep what they carry until they expire`] : []),
+      describeApi(result.api),
+    ].join('\n'));
+  }
   return 0;
 }
 
@@ -95,4 +147,4 @@ async function remove(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-export const apiCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, list, show, remove };
+export const apiCommands: Record<string, (args: string[], io: CliIo) => Promise<number>> = { add, update, list, show, remove };

@@ -54,6 +54,15 @@ Commands:
       --no-rbac                   Users' tokens get the scopes they ask for whatever their permissions
                                   (by default only the scopes their roles' permissions name).
       --json                      Print the API as JSON.
+  api update --id URI [options]   Change an API; options not given stay as they are.
+      --name N, --format jwt|opaque, --ttl SECONDS
+                                  As for api add.
+      --scope "S [description]"   Replaces the whole scope list (repeatable). A scope taken off is also
+                                  taken out of the scopes of clients allowed the API.
+      --rbac | --no-rbac          Turn the permission check of users' tokens on or off.
+      --json                      Print the API as JSON.
+                                  Running servers use the change within 30 seconds (their API cache);
+                                  tokens already issued keep what they carry until they expire.
   api list [--json]               List APIs.
   api show URI [--json]           Show one API and its scopes.
   api remove URI                  Delete an API and take it off every client that was allowed it; tokens

@@ -5,7 +5,9 @@ import express from 'express';
 import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { updateApi } from '../../src/admin/apis.ts';
 import { grantRole, removeRole, revokeRole } from '../../src/admin/roles.ts';
+import { API_CACHE_SECONDS } from '../../src/oidc/resource-servers.ts';
 import { startTestServer, type TestServer } from '../support/app.ts';
 import { gatehouseOk } from '../support/cli.ts';
 import { codeFlowWithConsent, REDIRECT_URI, stacks, type StackEnv } from '../support/e2e.ts';
@@ -18,6 +20,7 @@ const SECRET = 'roles-rp-secret-with-more-than-32-characters';
 const POSTS = 'https://posts.example.test';
 const OPEN = 'https://open.example.test';
 const FILES = 'https://files.example.test';
+const NOTES = 'https://notes.example.test';
 const ROLES_CLAIMS = JSON.stringify({ id_token: { roles: null, permissions: null } });
 
 /**
@@ -35,6 +38,8 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
   let jwks: ReturnType<typeof createRemoteJWKSet>;
   let resourceServer: Server;
   let postsApi: string;
+  /** Added to the server's clock: moves it past the API lookup cache without waiting. */
+  let clockOffset = 0;
 
   beforeAll(async () => {
     stackEnv = await stack.setup();
@@ -42,9 +47,10 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     await gatehouseOk(['api', 'add', '--id', POSTS, '--name', 'Posts API', '--scope', 'posts:read Read posts', '--scope', 'posts:delete Delete any post'], env);
     await gatehouseOk(['api', 'add', '--id', OPEN, '--name', 'Open API', '--scope', 'open:read', '--scope', 'open:write', '--no-rbac'], env);
     await gatehouseOk(['api', 'add', '--id', FILES, '--name', 'Files API', '--scope', 'files:read', '--scope', 'files:delete', '--format', 'opaque'], env);
+    await gatehouseOk(['api', 'add', '--id', NOTES, '--name', 'Notes API', '--scope', 'notes:read', '--scope', 'notes:write'], env);
     for (const id of ['forum', 'shop']) {
       await gatehouseOk(['client', 'add', '--id', id, '--secret', `${SECRET}-${id}`, '--redirect-uri', REDIRECT_URI, '--name', id,
-        '--scope', 'openid email offline_access roles', '--api', POSTS, '--api', OPEN, '--api', FILES], env);
+        '--scope', 'openid email offline_access roles', '--api', POSTS, '--api', OPEN, '--api', FILES, '--api', NOTES], env);
     }
     await gatehouseOk(['role', 'add', 'moderator', '--permission', 'posts:read', '--permission', 'posts:delete', '--permission', 'files:read', '--permission', 'files:delete'], env);
     await gatehouseOk(['role', 'add', 'reader', '--permission', 'posts:read', '--permission', 'files:read'], env);
@@ -56,7 +62,7 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     for (const [email, role, client] of [[MOD, 'moderator'], [MOD, 'forum-admin', 'forum'], [MOD, 'buyer', 'shop'], [PLAIN, 'reader'], [PLAIN, 'shop-cleaner', 'shop'], [LATER, 'moderator']]) {
       await gatehouseOk(['user', 'grant', '--email', email!, '--role', role!, ...(client ? ['--client', client] : [])], env);
     }
-    server = await startTestServer(env);
+    server = await startTestServer(env, { clock: () => Date.now() + clockOffset });
     const insecure = { execute: [oidc.allowInsecureRequests] };
     forum = await oidc.discovery(new URL(server.issuer), 'forum', undefined, oidc.ClientSecretBasic(`${SECRET}-forum`), insecure);
     shop = await oidc.discovery(new URL(server.issuer), 'shop', undefined, oidc.ClientSecretBasic(`${SECRET}-shop`), insecure);
@@ -163,6 +169,24 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     expect(await oidc.tokenIntrospection(forum, plain.tokens.access_token)).toMatchObject({ active: true, aud: FILES, scope: 'files:read' });
     const mod = await codeFlow(forum, MOD, { resource: FILES, scope: 'openid files:read files:delete' });
     expect(await oidc.tokenIntrospection(forum, mod.tokens.access_token)).toMatchObject({ active: true, aud: FILES, scope: 'files:read files:delete' });
+  });
+
+  it('gives the scopes whatever the permissions after api update --no-rbac, once the running server\'s API cache expires', async () => {
+    // PLAIN has no notes permission: with RBAC on (the default) the token carries no Notes scope.
+    const { tokens } = await codeFlow(forum, PLAIN, { resource: NOTES, scope: 'openid offline_access notes:read notes:write', prompt: 'consent' });
+    expect(decodeJwt(tokens.access_token).scope).toBeUndefined();
+    await updateApi(server.app.db, NOTES, { rbac: false });
+    // Within the cache window the running server still uses what it read (the README says so) ...
+    const cached = await oidc.refreshTokenGrant(forum, tokens.refresh_token!);
+    expect(decodeJwt(cached.access_token).scope).toBeUndefined();
+    clockOffset = (API_CACHE_SECONDS + 1) * 1000;
+    try {
+      // ... and after it the next token carries the requested scopes.
+      const fresh = await oidc.refreshTokenGrant(forum, cached.refresh_token ?? tokens.refresh_token!);
+      expect(decodeJwt(fresh.access_token)).toMatchObject({ aud: NOTES, scope: 'notes:read notes:write' });
+    } finally {
+      clockOffset = 0;
+    }
   });
 
   it('drops a revoked or removed role at the next userinfo call and refresh, without a new sign-in', async () => {

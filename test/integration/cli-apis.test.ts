@@ -12,15 +12,15 @@ const backends = cliBackends(TEST_ENV);
 const POSTS = 'https://api.example.test';
 
 describe('gatehouse api without a database', () => {
-  it('documents api add, list, show, remove and client add --api in the usage', async () => {
+  it('documents api add, update, list, show, remove and client add --api in the usage', async () => {
     const { code, stdout } = await gatehouse(['--help'], {});
     expect(code).toBe(0);
-    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', '--no-rbac', 'api list', 'api show URI', 'api remove URI', '--api URI']) {
+    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', '--no-rbac', 'api update --id URI', '--rbac | --no-rbac', 'Replaces the whole scope list', 'within 30 seconds', 'api list', 'api show URI', 'api remove URI', '--api URI']) {
       expect(stdout).toContain(words);
     }
     const missing = await gatehouse(['api'], {});
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('api needs a subcommand: add, list, show, remove');
+    expect(missing.stderr).toContain('api needs a subcommand: add, update, list, show, remove');
   });
 });
 
@@ -121,6 +121,78 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
     const web = await gatehouse(['client', 'add', '--id', 'web', '--redirect-uri', 'https://rp.example/cb', '--api', POSTS, '--api', 'http://localhost:9000/api'], env);
     expect(web.code).toBe(0);
     expect(web.stdout).toContain(`allowed_apis: ${POSTS} http://localhost:9000/api`);
+  });
+
+  it('refuses a bad api update with a clear message and changes nothing', async () => {
+    const showPosts = async () => JSON.parse((await gatehouse(['api', 'show', POSTS, '--json'], env)).stdout) as Record<string, unknown>;
+    const before = await showPosts();
+    const cases: [string[], number, RegExp][] = [
+      [['--name', 'N'], 2, /api update needs --id URI/],
+      [['--id', POSTS], 2, /api update needs at least one of --name, --scope, --format, --ttl, --rbac, --no-rbac/],
+      [['--id', POSTS, '--rbac', '--no-rbac'], 2, /give --rbac or --no-rbac, not both/],
+      [['--id', POSTS, '--format', 'xml'], 2, /format "xml" is not one of jwt, opaque/],
+      [['--id', POSTS, '--ttl', '10'], 2, /ttl must be a whole number of seconds from 60 to 86400/],
+      [['--id', POSTS, '--ttl', 'soon'], 2, /--ttl must be a whole number of seconds/],
+      [['--id', POSTS, '--name', ' '], 2, /name must be 1-200 characters/],
+      [['--id', POSTS, '--scope', 'openid', '--scope', 'a', '--scope', 'a'], 2, /scope "openid": is one of Gatehouse's own[\s\S]*scope "a": listed twice/],
+      [['--id', 'https://nope.example.test', '--name', 'N'], 1, /no API with identifier "https:\/\/nope.example.test"/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await gatehouse(['api', 'update', ...args], env);
+      expect({ args, code: result.code }).toEqual({ args, code });
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(await showPosts()).toEqual(before);
+  });
+
+  it('updates an API, takes a removed scope out of its clients, audits each change and says when servers see it', async () => {
+    const renamed = await gatehouse(['api', 'update', '--id', POSTS, '--name', 'Posts', '--ttl', '900', '--no-rbac', '--format', 'opaque'], { ...env, USER: 'ops-ada' });
+    expect(renamed.code).toBe(0);
+    expect(renamed.stdout).toContain(`updated API ${POSTS} (name, format, ttl_seconds, rbac)`);
+    expect(renamed.stdout).toContain('running servers use the change within 30 seconds');
+    expect(JSON.parse((await gatehouse(['api', 'show', POSTS, '--json'], env)).stdout)).toMatchObject({
+      name: 'Posts',
+      token_format: 'opaque',
+      token_ttl_seconds: 900,
+      rbac: false,
+      // Scopes not given stay as they were.
+      scopes: [{ name: 'posts:read', description: 'Read your posts' }, { name: 'posts:write', description: '' }],
+    });
+    const back = await gatehouse(['api', 'update', '--id', POSTS, '--rbac', '--format', 'jwt', '--json'], env);
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ rbac: true, token_format: 'jwt', token_ttl_seconds: 900, name: 'Posts' });
+    const same = await gatehouse(['api', 'update', '--id', POSTS, '--rbac'], env);
+    expect(same.stdout).toMatch(new RegExp(`^API ${POSTS} unchanged\n`));
+
+    // svc was given posts:read; the new list drops it, so svc's api_scope loses it in the same transaction.
+    const rescoped = await gatehouse(['api', 'update', '--id', POSTS, '--scope', 'posts:write Publish posts', '--scope', 'posts:list'], env);
+    expect(rescoped.code).toBe(0);
+    expect(rescoped.stdout).toContain('removed scopes taken out of the api_scope of: svc');
+    expect(JSON.parse((await gatehouse(['api', 'show', POSTS, '--json'], env)).stdout).scopes).toEqual([
+      { name: 'posts:write', description: 'Publish posts' },
+      { name: 'posts:list', description: '' },
+    ]);
+    const svc = JSON.parse((await gatehouse(['client', 'show', 'svc', '--json'], env)).stdout);
+    expect(svc.api_scope).toBeUndefined();
+    expect(svc.allowed_apis).toEqual([POSTS]);
+
+    const events = JSON.parse((await gatehouse(['audit', 'list', '--json', '--limit', '100'], env)).stdout) as { type: string; details: Record<string, unknown> }[];
+    const updates = events.filter((event) => event.type === 'admin_api_updated');
+    expect(updates).toHaveLength(4);
+    expect(updates[0]!.details).toEqual({
+      api: POSTS,
+      changed: ['name', 'format', 'ttl_seconds', 'rbac'],
+      name: 'Posts',
+      format: 'opaque',
+      ttl_seconds: 900,
+      rbac: false,
+      clients: [],
+      via: 'cli',
+      os_user: 'ops-ada',
+    });
+    expect(updates[2]!.details).toMatchObject({ changed: [] });
+    expect(updates[3]!.details).toMatchObject({ changed: ['scopes'], scopes_added: ['posts:list'], scopes_removed: ['posts:read'], clients: ['svc'] });
   });
 
   it('removes an API and takes it off every client that was allowed it, in the audit trail', async () => {

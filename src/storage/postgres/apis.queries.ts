@@ -69,3 +69,41 @@ export async function removeApiFromClients(db: Db, identifier: string): Promise<
     .execute();
   return changed.map((row) => row.id).sort();
 }
+
+export function updateApiRow(db: Db, api: NewApi): Promise<ApiRow> {
+  return db
+    .updateTable('apis')
+    .set({
+      name: api.name,
+      scopes: JSON.stringify(api.scopes),
+      token_format: api.tokenFormat,
+      token_ttl_seconds: api.tokenTtlSeconds,
+      rbac: api.rbac,
+      updated_at: new Date(),
+    })
+    .where('identifier', '=', api.identifier)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The clients allowed this API (`allowed_apis` names it), with their metadata. */
+export function findClientsAllowedApi(db: Db, identifier: string): Promise<{ id: string; metadata: unknown }[]> {
+  return db
+    .selectFrom('clients')
+    .select(['id', 'metadata'])
+    .where(sql<boolean>`metadata->'allowed_apis' @> jsonb_build_array(${identifier}::text)`)
+    .orderBy('id')
+    .execute();
+}
+
+/** Sets a client's `api_scope` (space-separated), or drops the key when no API scope is left. */
+export async function setClientApiScope(db: Db, clientId: string, apiScope: string): Promise<void> {
+  await db
+    .updateTable('clients')
+    .set({
+      metadata: apiScope ? sql`jsonb_set(metadata, '{api_scope}', to_jsonb(${apiScope}::text))` : sql`metadata - 'api_scope'`,
+      updated_at: new Date(),
+    })
+    .where('id', '=', clientId)
+    .execute();
+}
