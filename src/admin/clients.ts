@@ -43,6 +43,8 @@ export interface ClientInput {
   tosUri?: string | undefined;
   /** Identifiers of registered APIs the client may ask for with `resource` (RFC 8707). */
   apis?: readonly string[] | undefined;
+  /** Identifiers of registered APIs this client is the resource server of: it may introspect their tokens. */
+  introspects?: readonly string[] | undefined;
 }
 
 const PAGE_LINKS = [
@@ -90,6 +92,11 @@ export interface ClientMetadata {
   scope?: string;
   /** The API scopes of --scope: all a client_credentials token for one of its APIs may carry. */
   api_scope?: string;
+  /**
+   * The APIs whose resource server this client is (`--introspects`): besides its own tokens, it may
+   * introspect access tokens whose audience is one of them (AS-11, oidc/resource-servers.ts).
+   */
+  resource_server_for?: string[];
 }
 
 /** A client as shown to operators: the secret never leaves the database after `add`. */
@@ -190,6 +197,10 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
 
   const apis = [...new Set(input.apis ?? [])];
   for (const api of apis) problems.push(...checkApiIdentifier(api).map((problem) => `API ${problem}`));
+  const served = [...new Set(input.introspects ?? [])];
+  for (const api of served) problems.push(...checkApiIdentifier(api).map((problem) => `--introspects ${problem}`));
+  // Introspection needs client authentication: a public client could not prove it is the resource server.
+  if (served.length > 0 && isPublic) problems.push('--introspects needs a confidential client (not --public)');
   if (apiScopes.length > 0 && apis.length === 0) {
     problems.push(`scope "${apiScopes[0]}" is not an OpenID Connect scope: an API scope needs the API given with --api`);
   }
@@ -212,6 +223,7 @@ export function buildClientMetadata(input: ClientInput): ClientMetadata {
     ...(apis.length > 0 ? { allowed_apis: apis } : {}),
     ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
     ...(apiScopes.length > 0 ? { api_scope: apiScopes.join(' ') } : {}),
+    ...(served.length > 0 ? { resource_server_for: served } : {}),
   };
 }
 
@@ -235,6 +247,7 @@ export function toClientView(row: ClientRow): ClientView {
     ...(metadata.allowed_apis?.length ? { allowed_apis: metadata.allowed_apis } : {}),
     ...(metadata.scope === undefined ? {} : { scope: metadata.scope }),
     ...(metadata.api_scope ? { api_scope: metadata.api_scope } : {}),
+    ...(metadata.resource_server_for?.length ? { resource_server_for: metadata.resource_server_for } : {}),
     created_at: new Date(row.created_at).toISOString(),
     updated_at: new Date(row.updated_at).toISOString(),
   };
@@ -248,11 +261,12 @@ export function toClientView(row: ClientRow): ClientView {
 export async function addClient(db: Db, input: ClientInput): Promise<{ client: ClientView; generatedSecret: string | undefined }> {
   const metadata = buildClientMetadata(input);
   const allowed = metadata.allowed_apis ?? [];
-  const registered = await findApisByIdentifiers(db, allowed);
-  const problems = allowed
+  const served = metadata.resource_server_for ?? [];
+  const registered = await findApisByIdentifiers(db, [...new Set([...allowed, ...served])]);
+  const problems = [...new Set([...allowed, ...served])]
     .filter((api) => !registered.some((row) => row.identifier === api))
     .map((api) => `API "${api}" is not registered (see \`gatehouse api list\`)`);
-  const defined = new Set(registered.flatMap((api) => api.scopes.map((scope) => scope.name)));
+  const defined = new Set(registered.filter((api) => allowed.includes(api.identifier)).flatMap((api) => api.scopes.map((scope) => scope.name)));
   for (const scope of metadata.api_scope?.split(' ') ?? []) {
     if (!defined.has(scope)) problems.push(`scope "${scope}" is neither an OpenID Connect scope nor defined by an API given with --api`);
   }

@@ -40,6 +40,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     'policy-uri': { type: 'string' },
     'tos-uri': { type: 'string' },
     api: { type: 'string', multiple: true },
+    introspects: { type: 'string', multiple: true },
     'grant-types': { type: 'string' },
     'auth-method': { type: 'string' },
     scope: { type: 'string' },
@@ -63,6 +64,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     policyUri: values['policy-uri'],
     tosUri: values['tos-uri'],
     apis: values.api,
+    introspects: values.introspects,
     grantTypes: splitList(values['grant-types']),
     authMethod: values['auth-method'],
     scope: values.scope,
@@ -77,7 +79,7 @@ async function add(args: string[], io: CliIo): Promise<number> {
     ({ client: added }) => ({
       type: 'admin_client_added',
       clientId: added.client_id,
-      details: { redirect_uris: added.redirect_uris, grant_types: added.grant_types, auth_method: added.token_endpoint_auth_method, first_party: added.first_party ?? false, apis: added.allowed_apis ?? [] },
+      details: { redirect_uris: added.redirect_uris, grant_types: added.grant_types, auth_method: added.token_endpoint_auth_method, first_party: added.first_party ?? false, apis: added.allowed_apis ?? [], introspects: added.resource_server_for ?? [] },
     }),
   );
   if (values.json) {

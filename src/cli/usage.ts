@@ -33,6 +33,9 @@ Commands:
       --api URI                   An API (see \`api add\`) the client may ask for with the resource
                                   parameter (repeatable). A client_credentials client gets the API's
                                   scopes that its --scope names.
+      --introspects URI           The client is the resource server of this API (repeatable): besides
+                                  its own tokens, it may introspect access tokens issued for the API.
+                                  Other clients' tokens get {"active": false}.
       --json                      Print the client as JSON.
   client list [--json]            List clients (secrets are never shown).
   client show ID [--json]         Show one client (secrets are never shown).

@@ -6,7 +6,7 @@ import type { FindAccount } from './find-account.ts';
 import { createInteractionPolicy, loadExistingGrant, sessionTtl, type Clock } from './policy.ts';
 import { SUPPORTED_LOCALES } from '../i18n/locales.ts';
 import { ACR_VALUES } from './acr.ts';
-import { resourceIndicatorsFeature, type ApiDirectory } from './resource-servers.ts';
+import { mayIntrospect, resourceIndicatorsFeature, type ApiDirectory } from './resource-servers.ts';
 import { OIDC_SCOPES } from './scopes.ts';
 
 /**
@@ -105,14 +105,15 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
     // Set by `gatehouse client add`: --first-party skips the consent page, --mfa-required makes every
     // sign-in to that client use a second factor (policy.ts), --api lists the APIs it may ask for and
     // api_scope holds the API scopes of --scope (resource-servers.ts); `scope` keeps the OIDC ones, since
-    // oidc-provider accepts only its own scopes there.
+    // oidc-provider accepts only its own scopes there; --introspects sets resource_server_for, the APIs
+    // whose tokens the client may introspect (resource-servers.ts).
     extraClientMetadata: {
-      properties: ['first_party', 'mfa_required', 'allowed_apis', 'api_scope'],
+      properties: ['first_party', 'mfa_required', 'allowed_apis', 'api_scope', 'resource_server_for'],
       validator(_ctx, key, value) {
         if (value === undefined) return;
         if (key === 'api_scope') {
           if (typeof value !== 'string') throw new Error(`${key} must be a string`);
-        } else if (key === 'allowed_apis') {
+        } else if (key === 'allowed_apis' || key === 'resource_server_for') {
           if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new Error(`${key} must be an array of strings`);
         } else if (typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
       },
@@ -122,9 +123,9 @@ export function createProviderConfiguration(config: Config, deps: ProviderDepend
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // A public client may only introspect its own tokens; confidential ones (resource servers) any.
-        allowedPolicy: async (ctx, client, token) =>
-          client.clientAuthMethod !== 'none' || token.clientId === ctx.oidc.client?.clientId,
+        // AS-11: the client the token was issued to, or the registered resource server of its audience;
+        // anyone else gets {"active": false} (RFC 7662 §2.2), as for an unknown token.
+        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client, token),
       },
       revocation: {
         enabled: true,

@@ -104,3 +104,17 @@ export function resourceIndicatorsFeature(apis: ApiDirectory): NonNullable<NonNu
     },
   };
 }
+
+/**
+ * AS-11: who may introspect a token. The client it was issued to, or a client registered as the
+ * resource server of the token's audience (`gatehouse client add --introspects URI`, metadata
+ * `resource_server_for`), for every audience the token has. A token without an audience (one for
+ * userinfo, a refresh token) only its owner: no resource server has a claim to it. Being a confidential
+ * client is not enough: otherwise any app could read what other apps' tokens say about their users.
+ */
+export function mayIntrospect(client: Client, token: { clientId?: string | undefined; aud?: unknown }): boolean {
+  if (token.clientId === client.clientId) return true;
+  const audiences = typeof token.aud === 'string' ? [token.aud] : Array.isArray(token.aud) ? token.aud : [];
+  const served = client['resource_server_for'];
+  return audiences.length > 0 && Array.isArray(served) && audiences.every((audience) => served.includes(audience));
+}

@@ -28,6 +28,9 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
   let service: oidc.Configuration;
   let loner: oidc.Configuration;
   let firstParty: oidc.Configuration;
+  let stranger: oidc.Configuration;
+  let filesServer: oidc.Configuration;
+  let postsServer: oidc.Configuration;
   let jwks: ReturnType<typeof createRemoteJWKSet>;
 
   beforeAll(async () => {
@@ -43,6 +46,9 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
       '--scope', 'posts:read', '--api', POSTS], env);
     await gatehouseOk(['client', 'add', '--id', 'first', '--secret', `${SECRET}-1st`, '--redirect-uri', REDIRECT_URI, '--first-party', '--api', POSTS], env);
     await gatehouseOk(['client', 'add', '--id', 'loner', '--secret', `${SECRET}-lone`, '--grant-types', 'client_credentials'], env);
+    // The resource servers of the Files and Posts APIs: each may introspect its own API's tokens (AS-11).
+    await gatehouseOk(['client', 'add', '--id', 'files-rs', '--secret', `${SECRET}-frs`, '--grant-types', 'client_credentials', '--introspects', FILES], env);
+    await gatehouseOk(['client', 'add', '--id', 'posts-rs', '--secret', `${SECRET}-prs`, '--grant-types', 'client_credentials', '--introspects', POSTS], env);
     await gatehouseOk(['user', 'add', '--email', EMAIL, '--email-verified', '--password-stdin'], env, `${PASSWORD}\n`);
     // The APIs check users' permissions (RBAC, on by default): grace may use every scope asked for here.
     await gatehouseOk(['role', 'add', 'author', '--permission', 'posts:read', '--permission', 'posts:write', '--permission', 'other:read', '--permission', 'files:read'], env);
@@ -53,6 +59,9 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
     service = await oidc.discovery(new URL(server.issuer), 'service', undefined, oidc.ClientSecretBasic(`${SECRET}-svc`), insecure);
     firstParty = await oidc.discovery(new URL(server.issuer), 'first', undefined, oidc.ClientSecretBasic(`${SECRET}-1st`), insecure);
     loner = await oidc.discovery(new URL(server.issuer), 'loner', undefined, oidc.ClientSecretBasic(`${SECRET}-lone`), insecure);
+    stranger = await oidc.discovery(new URL(server.issuer), 'stranger', undefined, oidc.ClientSecretBasic(`${SECRET}-x`), insecure);
+    filesServer = await oidc.discovery(new URL(server.issuer), 'files-rs', undefined, oidc.ClientSecretBasic(`${SECRET}-frs`), insecure);
+    postsServer = await oidc.discovery(new URL(server.issuer), 'posts-rs', undefined, oidc.ClientSecretBasic(`${SECRET}-prs`), insecure);
     jwks = createRemoteJWKSet(new URL(rp.serverMetadata().jwks_uri!));
   });
 
@@ -116,6 +125,24 @@ describe.each(stacks)('API access tokens on the $name', (stack) => {
     expect(tokens.access_token.split('.')).toHaveLength(1);
     const introspected = await oidc.tokenIntrospection(rp, tokens.access_token);
     expect(introspected).toMatchObject({ active: true, aud: FILES, client_id: 'web-app', scope: 'files:read', sub: tokens.claims()!.sub });
+  });
+
+  it('AS-11: answers introspection for the owning client and the API\'s registered resource server only', async () => {
+    const { tokens } = await codeFlow({ resource: FILES, scope: 'openid files:read' });
+    const described = { active: true, aud: FILES, client_id: 'web-app', scope: 'files:read', sub: tokens.claims()!.sub };
+    expect(await oidc.tokenIntrospection(rp, tokens.access_token)).toMatchObject(described);
+    expect(await oidc.tokenIntrospection(filesServer, tokens.access_token)).toMatchObject(described);
+    // Another confidential client, and the resource server of another API, learn nothing: RFC 7662 §2.2's
+    // answer for a token they may not see is the same as for an unknown one.
+    expect(await oidc.tokenIntrospection(stranger, tokens.access_token)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(postsServer, tokens.access_token)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(loner, tokens.access_token)).toEqual({ active: false });
+
+    // A token without an audience (for userinfo): its own client only, no resource server.
+    const plain = await codeFlow({ scope: 'openid email' });
+    expect(await oidc.tokenIntrospection(rp, plain.tokens.access_token)).toMatchObject({ active: true, client_id: 'web-app' });
+    expect(await oidc.tokenIntrospection(filesServer, plain.tokens.access_token)).toEqual({ active: false });
+    expect(await oidc.tokenIntrospection(stranger, plain.tokens.access_token)).toEqual({ active: false });
   });
 
   it('keeps the API as the audience of refreshed access tokens', async () => {

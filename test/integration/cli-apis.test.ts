@@ -15,7 +15,7 @@ describe('gatehouse api without a database', () => {
   it('documents api add, update, list, show, remove and client add --api in the usage', async () => {
     const { code, stdout } = await gatehouse(['--help'], {});
     expect(code).toBe(0);
-    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', '--no-rbac', 'api update --id URI', '--rbac | --no-rbac', 'Replaces the whole scope list', 'within 30 seconds', 'api list', 'api show URI', 'api remove URI', '--api URI']) {
+    for (const words of ['api add --id URI --name N --scope S', '--format jwt|opaque', '--ttl SECONDS', '--no-rbac', 'api update --id URI', '--rbac | --no-rbac', 'Replaces the whole scope list', 'within 30 seconds', 'api list', 'api show URI', 'api remove URI', '--api URI', '--introspects URI']) {
       expect(stdout).toContain(words);
     }
     const missing = await gatehouse(['api'], {});
@@ -112,6 +112,15 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
     const badUri = await gatehouse(['client', 'add', '--id', 'svc', '--grant-types', 'client_credentials', '--api', 'http://api.example.test'], env);
     expect(badUri.code).toBe(2);
     expect(badUri.stderr).toContain('http is allowed only on loopback');
+    const unknownServed = await gatehouse(['client', 'add', '--id', 'rs', '--grant-types', 'client_credentials', '--introspects', 'https://nope.example.test'], env);
+    expect(unknownServed.code).toBe(2);
+    expect(unknownServed.stderr).toContain('API "https://nope.example.test" is not registered');
+    const publicServer = await gatehouse(['client', 'add', '--id', 'rs', '--public', '--redirect-uri', 'https://rp.example/cb', '--introspects', POSTS], env);
+    expect(publicServer.code).toBe(2);
+    expect(publicServer.stderr).toContain('--introspects needs a confidential client (not --public)');
+    // Being the resource server of an API gives its scopes nothing: only --api does.
+    const servedScope = await gatehouse(['client', 'add', '--id', 'rs', '--grant-types', 'client_credentials', '--scope', 'posts:read', '--introspects', POSTS], env);
+    expect(servedScope.code).toBe(2);
     expect(await clientIds()).toEqual(before);
 
     const added = await gatehouse(['client', 'add', '--id', 'svc', '--grant-types', 'client_credentials', '--scope', 'posts:read', '--api', POSTS, '--json'], env);
@@ -121,6 +130,9 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
     const web = await gatehouse(['client', 'add', '--id', 'web', '--redirect-uri', 'https://rp.example/cb', '--api', POSTS, '--api', 'http://localhost:9000/api'], env);
     expect(web.code).toBe(0);
     expect(web.stdout).toContain(`allowed_apis: ${POSTS} http://localhost:9000/api`);
+    const rs = await gatehouse(['client', 'add', '--id', 'rs', '--grant-types', 'client_credentials', '--introspects', POSTS, '--json'], env);
+    expect(rs.code).toBe(0);
+    expect(JSON.parse(rs.stdout)).toMatchObject({ client_id: 'rs', resource_server_for: [POSTS] });
   });
 
   it('refuses a bad api update with a clear message and changes nothing', async () => {
@@ -198,7 +210,8 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
   it('removes an API and takes it off every client that was allowed it, in the audit trail', async () => {
     const removed = await gatehouse(['api', 'remove', POSTS], { ...env, USER: 'ops-ada' });
     expect(removed.code).toBe(0);
-    expect(removed.stdout).toBe(`removed API ${POSTS} (no longer allowed for: svc, web)\n`);
+    expect(removed.stdout).toBe(`removed API ${POSTS} (no longer allowed for: rs, svc, web)\n`);
+    expect(JSON.parse((await gatehouse(['client', 'show', 'rs', '--json'], env)).stdout).resource_server_for).toBeUndefined();
     expect(JSON.parse((await gatehouse(['client', 'show', 'web', '--json'], env)).stdout).allowed_apis).toEqual(['http://localhost:9000/api']);
     expect(JSON.parse((await gatehouse(['client', 'show', 'svc', '--json'], env)).stdout).allowed_apis).toBeUndefined();
     expect((await gatehouse(['api', 'show', POSTS], env)).code).toBe(1);
@@ -213,6 +226,6 @@ describe.each(backends)('gatehouse api on $name', (backend) => {
     expect(added[1]!.details).toMatchObject({ rbac: false });
     const gone = events.filter((event) => event.type === 'admin_api_removed');
     expect(gone).toHaveLength(1);
-    expect(gone[0]!.details).toMatchObject({ api: POSTS, clients: ['svc', 'web'], via: 'cli', os_user: 'ops-ada' });
+    expect(gone[0]!.details).toMatchObject({ api: POSTS, clients: ['rs', 'svc', 'web'], via: 'cli', os_user: 'ops-ada' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { API_CACHE_SECONDS, createApiDirectory } from '../../src/oidc/resource-servers.ts';
+import type { Client } from 'oidc-provider';
+import { API_CACHE_SECONDS, createApiDirectory, mayIntrospect } from '../../src/oidc/resource-servers.ts';
 import type { ApiRow } from '../../src/storage/postgres/database.ts';
 
 const row: ApiRow = {
@@ -32,5 +33,22 @@ describe('API directory cache', () => {
     now += 1;
     expect(await directory.find(row.identifier)).toBeUndefined();
     expect(reads).toHaveLength(3);
+  });
+});
+
+describe('who may introspect a token (AS-11)', () => {
+  const client = (clientId: string, served?: string[]) => ({ clientId, ...(served ? { resource_server_for: served } : {}) }) as unknown as Client;
+  const A = 'https://a.example.test';
+  const B = 'https://b.example.test';
+
+  it('lets the owner and the resource servers of every audience the token has, and nobody else', () => {
+    expect(mayIntrospect(client('app'), { clientId: 'app', aud: A })).toBe(true);
+    expect(mayIntrospect(client('app'), { clientId: 'app' })).toBe(true);
+    expect(mayIntrospect(client('rs-a', [A]), { clientId: 'app', aud: A })).toBe(true);
+    expect(mayIntrospect(client('rs-a', [A]), { clientId: 'app', aud: B })).toBe(false);
+    expect(mayIntrospect(client('rs-a', [A]), { clientId: 'app', aud: [A, B] })).toBe(false);
+    expect(mayIntrospect(client('rs-ab', [A, B]), { clientId: 'app', aud: [A, B] })).toBe(true);
+    expect(mayIntrospect(client('rs-a', [A]), { clientId: 'app' })).toBe(false);
+    expect(mayIntrospect(client('other'), { clientId: 'app', aud: A })).toBe(false);
   });
 });

@@ -58,16 +58,21 @@ export async function deleteApi(db: Db, identifier: string): Promise<void> {
  * same URI is not open to the clients of the old one. Returns the ids of the clients changed.
  */
 export async function removeApiFromClients(db: Db, identifier: string): Promise<string[]> {
-  const changed = await db
-    .updateTable('clients')
-    .set({
-      metadata: sql`jsonb_set(metadata, '{allowed_apis}', (metadata->'allowed_apis') - ${identifier}::text)`,
-      updated_at: new Date(),
-    })
-    .where(sql<boolean>`metadata->'allowed_apis' @> jsonb_build_array(${identifier}::text)`)
-    .returning('id')
-    .execute();
-  return changed.map((row) => row.id).sort();
+  const changed = new Set<string>();
+  // The same for the resource servers registered for it (`resource_server_for`, AS-11 introspection).
+  for (const key of ['allowed_apis', 'resource_server_for']) {
+    const rows = await db
+      .updateTable('clients')
+      .set({
+        metadata: sql`jsonb_set(metadata, ${`{${key}}`}::text[], (metadata->${key}::text) - ${identifier}::text)`,
+        updated_at: new Date(),
+      })
+      .where(sql<boolean>`metadata->${key}::text @> jsonb_build_array(${identifier}::text)`)
+      .returning('id')
+      .execute();
+    for (const row of rows) changed.add(row.id);
+  }
+  return [...changed].sort();
 }
 
 export function updateApiRow(db: Db, api: NewApi): Promise<ApiRow> {
