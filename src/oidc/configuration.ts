@@ -42,8 +42,11 @@ export interface ProviderDependencies {
 /** Standard claims released per scope (OIDC Core §5.4). */
 export const CLAIMS = {
   sid: null,
-  // Every ID token says how and when the user signed in (truthful acr/amr: what the sign-in used).
-  openid: ['sub', 'acr', 'amr', 'auth_time'],
+  // Every ID token says how and when the user signed in (truthful acr/amr: what the sign-in used). A code-flow
+  // ID token carries only this scope's claims (conformIdTokenClaims, OIDC Core §5.4); roles and permissions are
+  // listed here too so apps read them from the ID token, and find-account.ts releases them only when the
+  // roles scope was granted.
+  openid: ['sub', 'acr', 'amr', 'auth_time', 'roles', 'permissions'],
   email: ['email', 'email_verified'],
   profile: ['name'],
   // The account's roles and their permissions as this client may see them (find-account.ts).

@@ -25,7 +25,7 @@ const ROLES_CLAIMS = JSON.stringify({ id_token: { roles: null, permissions: null
 
 /**
  * Roles and permissions in tokens (issue 11): the `roles` scope releases `roles` and `permissions` (global
- * roles and the asking client's own only) at userinfo and, when asked for, in the ID token; an API with
+ * roles and the asking client's own only) in the ID token and at userinfo; an API with
  * RBAC gives users' tokens only the scopes their permissions name, checked by a real resource-server
  * library (express-oauth2-jwt-bearer); a revoked role is gone at the next userinfo call and refresh.
  * Everything set up with the real CLI; openid-client plays the relying parties.
@@ -108,8 +108,10 @@ describe.each(stacks)('roles and permissions in tokens on the $name', (stack) =>
     const shopInfo = await oidc.fetchUserInfo(shop, atShop.tokens.access_token, sub);
     expect(shopInfo.roles).toEqual(['buyer', 'moderator']);
     expect(shopInfo.permissions).toEqual(['files:delete', 'files:read', 'orders:create', 'posts:delete', 'posts:read']);
-    // The code flow keeps scope claims out of the ID token (oidc-provider's conformIdTokenClaims) ...
-    expect(tokens.claims()!['roles']).toBeUndefined();
+    // The ID token carries them too (the code flow keeps the email scope's claims for userinfo).
+    expect(tokens.claims()).toMatchObject({ roles: ['forum-admin', 'moderator'], permissions: ['files:delete', 'files:read', 'posts:delete', 'posts:read', 'threads:lock'] });
+    expect(tokens.claims()!['email']).toBeUndefined();
+    expect(atShop.tokens.claims()).toMatchObject({ roles: ['buyer', 'moderator'] });
   });
 
   it('puts roles and permissions in the ID token when the claims parameter asks, and only with the roles scope', async () => {
