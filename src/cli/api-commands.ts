@@ -3,12 +3,12 @@ import { UsageError } from '../errors.ts';
 import type { ApiScope } from '../storage/postgres/database.ts';
 import { API_CACHE_SECONDS } from '../oidc/resource-servers.ts';
 import {
-  formatTable,
   noPositionals,
   onePositional,
   parseOptions,
   print,
   printJson,
+  printListing,
   withAuditedAction,
   withDatabase,
   type CliIo,
@@ -117,12 +117,11 @@ async function list(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
   noPositionals(positionals);
   const apis = await withDatabase(io, ({ db }) => listApis(db));
-  if (values.json) printJson(io, apis);
-  else if (apis.length === 0) print(io, 'no APIs');
-  else {
-    const rows = apis.map((api) => [api.identifier, api.name, api.token_format, String(api.token_ttl_seconds), api.scopes.map((scope) => scope.name).join(' ')]);
-    print(io, formatTable([['IDENTIFIER', 'NAME', 'FORMAT', 'TTL', 'SCOPES'], ...rows]));
-  }
+  printListing(io, values.json, apis, {
+    header: ['IDENTIFIER', 'NAME', 'FORMAT', 'TTL', 'SCOPES'],
+    row: (api) => [api.identifier, api.name, api.token_format, String(api.token_ttl_seconds), api.scopes.map((scope) => scope.name).join(' ')],
+    empty: 'no APIs',
+  });
   return 0;
 }
 

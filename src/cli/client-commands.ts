@@ -2,12 +2,12 @@ import { DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS, rotateClien
 import { addClient, listClients, removeClient, showClient, type ClientView } from '../admin/clients.ts';
 import { UsageError } from '../errors.ts';
 import {
-  formatTable,
   noPositionals,
   onePositional,
   parseOptions,
   print,
   printJson,
+  printListing,
   withAuditedAction,
   withDatabase,
   type CliIo,
@@ -98,12 +98,11 @@ async function list(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
   noPositionals(positionals);
   const clients = await withDatabase(io, ({ db }) => listClients(db));
-  if (values.json) printJson(io, clients);
-  else if (clients.length === 0) print(io, 'no clients');
-  else {
-    const rows = clients.map((c) => [c.client_id, c.client_name ?? '', c.token_endpoint_auth_method, c.grant_types.join(','), c.redirect_uris.join(' ')]);
-    print(io, formatTable([['CLIENT_ID', 'NAME', 'AUTH_METHOD', 'GRANT_TYPES', 'REDIRECT_URIS'], ...rows]));
-  }
+  printListing(io, values.json, clients, {
+    header: ['CLIENT_ID', 'NAME', 'AUTH_METHOD', 'GRANT_TYPES', 'REDIRECT_URIS'],
+    row: (c) => [c.client_id, c.client_name ?? '', c.token_endpoint_auth_method, c.grant_types.join(','), c.redirect_uris.join(' ')],
+    empty: 'no clients',
+  });
   return 0;
 }
 

@@ -38,6 +38,16 @@ export function formatTable(rows: string[][]): string {
 }
 
 /**
+ * What every `list` command prints: JSON with --json, otherwise a table, or `empty` (when given) instead of
+ * a table with no rows.
+ */
+export function printListing<T>(io: CliIo, json: boolean | undefined, items: readonly T[], table: { header: string[]; row: (item: T) => string[]; empty?: string }, asJson: unknown = items): void {
+  if (json) printJson(io, asJson);
+  else if (items.length === 0 && table.empty !== undefined) print(io, table.empty);
+  else print(io, formatTable([table.header, ...items.map(table.row)]));
+}
+
+/**
  * node:util parseArgs in strict mode, with its errors (unknown option, missing value) turned into
  * UsageError so they exit 2 with the message.
  */

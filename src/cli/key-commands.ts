@@ -1,17 +1,13 @@
 import { listKeys, rotateKeys } from '../admin/keys.ts';
 import { reencryptSecrets } from '../admin/sealed-secrets.ts';
 import { UsageError } from '../errors.ts';
-import { formatTable, noPositionals, parseOptions, print, printJson, withAuditedAction, withDatabase, type CliIo } from './context.ts';
+import { noPositionals, parseOptions, print, printListing, withAuditedAction, withDatabase, type CliIo } from './context.ts';
 
 async function list(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
   noPositionals(positionals);
   const keys = await withDatabase(io, ({ db, config }) => listKeys(db, config));
-  if (values.json) printJson(io, keys);
-  else {
-    const rows = keys.map((k) => [k.kid, k.alg, k.status, k.activates_at, k.remove_after ?? '']);
-    print(io, formatTable([['KID', 'ALG', 'STATUS', 'ACTIVATES_AT', 'REMOVE_AFTER'], ...rows]));
-  }
+  printListing(io, values.json, keys, { header: ['KID', 'ALG', 'STATUS', 'ACTIVATES_AT', 'REMOVE_AFTER'], row: (k) => [k.kid, k.alg, k.status, k.activates_at, k.remove_after ?? ''] });
   return 0;
 }
 

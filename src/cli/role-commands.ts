@@ -1,6 +1,6 @@
 import { addRole, listRoles, removeRole, showRole, type RoleView } from '../admin/roles.ts';
 import { UsageError } from '../errors.ts';
-import { formatTable, noPositionals, onePositional, parseOptions, print, printJson, withAuditedAction, withDatabase, type CliIo } from './context.ts';
+import { noPositionals, onePositional, parseOptions, print, printJson, printListing, withAuditedAction, withDatabase, type CliIo } from './context.ts';
 
 export function describeRole(role: RoleView): string {
   return [
@@ -44,11 +44,10 @@ async function list(args: string[], io: CliIo): Promise<number> {
   noPositionals(positionals);
   const client = clientOption(values.client) ?? undefined;
   const roles = await withDatabase(io, ({ db }) => listRoles(db, client));
-  if (values.json) printJson(io, roles);
-  else {
-    const rows = roles.map((role) => [role.name, role.client_id ?? '(global)', role.permissions.join(' '), role.description]);
-    print(io, formatTable([['NAME', 'CLIENT', 'PERMISSIONS', 'DESCRIPTION'], ...rows]));
-  }
+  printListing(io, values.json, roles, {
+    header: ['NAME', 'CLIENT', 'PERMISSIONS', 'DESCRIPTION'],
+    row: (role) => [role.name, role.client_id ?? '(global)', role.permissions.join(' '), role.description],
+  });
   return 0;
 }
 

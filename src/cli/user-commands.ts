@@ -6,7 +6,7 @@ import { createPasswordHasher } from '../security/passwords.ts';
 import { createPostgresAccountRevoker } from '../storage/postgres/oidc-adapter.ts';
 import { createRedisClient } from '../storage/redis/client.ts';
 import { createRedisAccountRevoker } from '../storage/redis/oidc-adapter.ts';
-import { formatTable, noPositionals, parseOptions, print, printJson, readStdin, withAuditedAction, withDatabase, type CliIo } from './context.ts';
+import { noPositionals, parseOptions, print, printJson, printListing, readStdin, withAuditedAction, withDatabase, type CliIo } from './context.ts';
 import { userRoleCommands } from './user-role-commands.ts';
 
 /** snake_case like every other CLI JSON (client metadata, keys). */
@@ -52,12 +52,13 @@ async function list(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(args, { json: { type: 'boolean' } });
   noPositionals(positionals);
   const accounts = await withDatabase(io, ({ db }) => listUsers(db));
-  if (values.json) printJson(io, accounts.map(toJson));
-  else if (accounts.length === 0) print(io, 'no users');
-  else {
-    const rows = accounts.map((a) => [a.email, a.name ?? '', String(a.emailVerified), a.disabled ? 'disabled' : 'active', a.id]);
-    print(io, formatTable([['EMAIL', 'NAME', 'VERIFIED', 'STATUS', 'ID'], ...rows]));
-  }
+  printListing(
+    io,
+    values.json,
+    accounts,
+    { header: ['EMAIL', 'NAME', 'VERIFIED', 'STATUS', 'ID'], row: (a) => [a.email, a.name ?? '', String(a.emailVerified), a.disabled ? 'disabled' : 'active', a.id], empty: 'no users' },
+    accounts.map(toJson),
+  );
   return 0;
 }
 
