@@ -13,8 +13,7 @@ import { runCli } from '../../src/cli/main.ts';
 import { findAccountByEmail } from '../../src/storage/postgres/accounts.queries.ts';
 import { findClientById } from '../../src/storage/postgres/clients.queries.ts';
 import { openDatabase } from '../../src/storage/postgres/db.ts';
-import { createTestDatabase, postgresUrl } from '../support/backends.ts';
-import { withDb } from '../support/cli.ts';
+import { cliBackends, withDb } from '../support/cli.ts';
 
 type Env = Record<string, string>;
 
@@ -45,23 +44,7 @@ const baseEnv = {
   KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 
-interface Backend {
-  name: string;
-  setup(dataDir: string): Promise<{ env: Env; cleanup: () => Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  { name: 'embedded', setup: async (dataDir) => ({ env: { ...baseEnv, DATA_DIR: dataDir }, cleanup: async () => {} }) },
-];
-if (postgresUrl) {
-  backends.push({
-    name: 'Postgres',
-    async setup(dataDir) {
-      const { url, drop } = await createTestDatabase();
-      return { env: { ...baseEnv, DATA_DIR: dataDir, DATABASE_URL: url }, cleanup: drop };
-    },
-  });
-}
+const backends = cliBackends(baseEnv);
 
 const noStack = /\n\s+at /;
 
