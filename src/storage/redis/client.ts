@@ -74,10 +74,14 @@ export function sentinelOptions(url: string, timeouts: RedisTimeouts, sentinel: 
  * Redis may forbid CONFIG: that is worth a line in the log, not a refusal to start).
  */
 export async function unsafeEvictionPolicy(redis: Redis): Promise<string | undefined> {
+  const policy = await readRedisSetting(redis, 'maxmemory-policy');
+  return policy && policy !== 'noeviction' ? policy : undefined;
+}
+
+/** One CONFIG GET value; undefined when it cannot be read (no answer, or CONFIG forbidden). */
+export async function readRedisSetting(redis: Redis, name: string): Promise<string | undefined> {
   try {
-    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
-    const policy = reply[1];
-    return policy && policy !== 'noeviction' ? policy : undefined;
+    return ((await redis.config('GET', name)) as string[])[1];
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../errors.ts';
-import { unsafeEvictionPolicy } from './client.ts';
+import { readRedisSetting, unsafeEvictionPolicy } from './client.ts';
 
 /**
  * OPS-02 at start-up. An evicting Redis silently drops sessions, grants, consumed-code markers and
@@ -13,7 +13,7 @@ import { unsafeEvictionPolicy } from './client.ts';
  * @throws ConfigError in production when the eviction policy is not noeviction.
  */
 export async function checkRedisDurability(redis: Redis, production: boolean, logger: Logger): Promise<void> {
-  const [eviction, appendOnly] = await Promise.all([unsafeEvictionPolicy(redis), readSetting(redis, 'appendonly')]);
+  const [eviction, appendOnly] = await Promise.all([unsafeEvictionPolicy(redis), readRedisSetting(redis, 'appendonly')]);
   if (eviction && production) {
     throw new ConfigError([
       `REDIS_URL: this Redis has maxmemory-policy ${eviction}, so it may evict sessions, codes and revocations; set maxmemory-policy noeviction (README, Deploying)`,
@@ -21,12 +21,4 @@ export async function checkRedisDurability(redis: Redis, production: boolean, lo
   }
   if (eviction) logger.warn({ maxmemoryPolicy: eviction }, 'Redis may evict sessions, codes and tokens under memory pressure: set maxmemory-policy noeviction (see README, Deploying)');
   if (appendOnly === 'no') logger.warn({ appendonly: appendOnly }, 'Redis keeps no append-only file: a Redis restart signs everyone out; set appendonly yes, appendfsync everysec (see README, Deploying)');
-}
-
-async function readSetting(redis: Redis, name: string): Promise<string | undefined> {
-  try {
-    return ((await redis.config('GET', name)) as string[])[1];
-  } catch {
-    return undefined;
-  }
 }
