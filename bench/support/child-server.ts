@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+/** Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * A server under test in its own process, so its CPU time and RSS are its own (read from /proc) and the
+ * load generator's work never counts against it.
+ */
+export interface ChildServer {
+  pid: number;
+  /** Milliseconds from spawn to the ready line on stdout. */
+  readyMs: number;
+  /** User + system CPU time of the whole process (argon2's libuv threads included), in ms. */
+  cpuMs(): number;
+  /** Resident set size now, in MB. */
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `node <script>` from the repository root with exactly `env` (plus PATH), and resolves once a
+ * stdout line satisfies `isReady`. Later output is read and dropped (a full pipe would stall the server's
+ * logging); stderr is kept for the error when it exits early.
+ */
+export async function startChildServer(script: string, env: Record<string, string>, isReady: (line: string) => boolean, extraArgs: string[] = []): Promise<ChildServer> {
+  const started = performance.now();
+  const child: ChildProcess = spawn(process.execPath, [...extraArgs, script], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const readyMs = await new Promise<number>((resolve, reject) => {
+    let partial = '';
+    let ready = false;
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (ready) return;
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      if (lines.some(isReady)) {
+        ready = true;
+        resolve(performance.now() - started);
+      }
+    });
+    void exited.then((code) => reject(new Error(`${script} exited (${code}) before it was ready: ${stderr}`)));
+  });
+  const pid = child.pid!;
+  return {
+    pid,
+    readyMs,
+    cpuMs() {
+      // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    },
+    rssMb() {
+      const kib = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return Number(kib) / 1024;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
