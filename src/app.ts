@@ -42,6 +42,9 @@ import { applyClientsFile } from './admin/clients-file.ts';
 import { createRedisAdapterFactory } from './storage/redis/oidc-adapter.ts';
 import { loadRevocationEpoch, withRevocationEpoch, type CachedRevocationEpoch } from './storage/revocation-epoch.ts';
 import { demoRouter } from './demo/router.ts';
+import { createUpstreamLinks } from './upstream/linking.ts';
+import { createUpstreams } from './upstream/providers.ts';
+import { upstreamCallbackRouter } from './upstream/router.ts';
 import { devOutboxRouter } from './mail/dev-outbox.ts';
 import { createMailer, type Mailer } from './mail/outbox.ts';
 import { createMailRenderer } from './mail/templates.ts';
@@ -260,6 +263,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }),
     );
     const devices = { db, mail: mailer, issuer: config.issuer, now: () => new Date(clock()), enabled: config.accounts.newDeviceAlerts };
+    // Upstream OpenID providers (issue 12): discovered on first use, never at start (one down must not stop us).
+    const upstreams = createUpstreams(config.upstreams, config.issuer, clock);
+    const upstreamLinks = createUpstreamLinks({ db, mail: mailer, audit, upstreams, issuer: config.issuer, now: () => new Date(clock()) });
     const interactions = interactionRouter({
       db,
       hasher,
@@ -274,14 +280,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       audit,
       devices,
       signInLimits,
+      upstreams,
+      upstreamLinks,
+      https,
+      now: () => new Date(clock()),
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
+    koa.use(upstreamCallbackRouter({ upstreams, https, db, audit, links: upstreamLinks, logger, provider: holder.current }).routes());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
     const passkeySignIn = passkeySignInRouter({
       passkeys,
-      pages: interactionPages({ render, csrf, registrationOpen: config.registration === 'open' }),
+      pages: interactionPages({ render, csrf, registrationOpen: config.registration === 'open', upstreams: upstreams.list() }),
       audit,
       devices,
+      upstreamLinks,
       provider: holder.current,
       allowUnverifiedSignIn: config.accounts.allowUnverifiedSignIn,
     });
@@ -301,7 +313,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     };
     const accountFlows = accountFlowRouter(accountDeps, render, csrf);
     koa.use(accountFlows.routes()).use(accountFlows.allowedMethods());
-    const settingsDeps = { ...accountDeps, provider: holder.current };
+    const settingsDeps = { ...accountDeps, provider: holder.current, upstreams, upstreamLinks };
     const accountSettings = accountSettingsRouter(settingsDeps, render, csrf);
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     const passkeySettings = passkeySettingsRouter(settingsDeps, render, csrf);

@@ -2,6 +2,8 @@ import type Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AccountFlowDeps } from '../recovery/deps.ts';
 import type { RecoveryCodeDeps } from '../accounts/mfa/recovery-codes.ts';
+import type { UpstreamLinks } from '../upstream/linking.ts';
+import type { Upstreams } from '../upstream/providers.ts';
 
 /**
  * What the signed-in account pages need: the account flows' deps (app.ts shares one object) without the
@@ -13,6 +15,9 @@ export type AccountSettingsDeps = Omit<AccountFlowDeps, 'rateLimits'> & {
   recoveryCodes: RecoveryCodeDeps;
   /** Every change made on these pages is audited (who, from where), after it succeeded. */
   audit: AuditLog;
+  /** Upstream providers the account can link and unlink (issue 12). */
+  upstreams: Upstreams;
+  upstreamLinks: UpstreamLinks;
 };
 
 export type { FieldProblem as SettingsProblem } from '../http/form-pages.ts';

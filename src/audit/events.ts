@@ -24,6 +24,8 @@ export const AUDIT_EVENT_TYPES = [
   'recovery_codes_regenerated',
   'passkey_added',
   'passkey_removed',
+  'upstream_linked',
+  'upstream_unlinked',
   'sessions_revoked',
   // The protocol.
   'consent_granted',
@@ -66,6 +68,12 @@ export const AUDIT_FAILURE_REASONS = [
   'too_many_attempts',
   'expired',
   'invalid_token',
+  // An upstream provider's sign-in (issue 12) that did not lead into an account.
+  'upstream_cancelled',
+  'upstream_failed',
+  'upstream_unavailable',
+  'upstream_no_email',
+  'upstream_no_account',
 ] as const;
 
 export type AuditFailureReason = (typeof AUDIT_FAILURE_REASONS)[number];

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { readClientsFile } from '../admin/clients-file.ts';
@@ -8,6 +7,8 @@ import { ConfigError } from '../errors.ts';
 import { createKeyRing, type KeyRing } from '../security/encryption.ts';
 import { configSchema, type ParsedConfig } from './schema.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
+import { isLoopbackHost } from './loopback.ts';
+import { readUpstreams, type UpstreamConfig } from './upstreams.ts';
 
 export type Environment = ParsedConfig['NODE_ENV'];
 
@@ -113,6 +114,8 @@ export interface Config {
   /** retentionDays 0: audit events are never deleted. */
   readonly audit: { readonly retentionDays: number };
   readonly passwords: { readonly minLength: number; readonly breachedApiUrl: string | undefined };
+  /** Upstream OpenID providers users may sign in with (UPSTREAM_<ID>_*, src/config/upstreams.ts), in id order. */
+  readonly upstreams: readonly UpstreamConfig[];
   readonly accounts: {
     readonly allowUnverifiedSignIn: boolean;
     readonly verificationTtl: number;
@@ -147,13 +150,6 @@ export interface LimitsConfig {
 }
 
 type Env = Record<string, string | undefined>;
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
 
 function readConfigFile(path: string): Env {
   let text: string;
@@ -271,6 +267,8 @@ export function loadConfig(processEnv: Env): Config {
     ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`)),
     ...crossKeyProblems(input),
   ];
+  const upstreams = readUpstreams(input);
+  problems.push(...upstreams.problems);
   let clients: ClientMetadata[] | undefined;
   try {
     clients = input.CLIENTS_FILE ? readClientsFile(input.CLIENTS_FILE, input) : undefined;
@@ -356,6 +354,7 @@ export function loadConfig(processEnv: Env): Config {
       clientAuth: { maxFailures: raw.CLIENT_AUTH_MAX_FAILURES, windowSeconds: raw.CLIENT_AUTH_WINDOW_SECONDS, blockSeconds: raw.CLIENT_AUTH_BLOCK_SECONDS },
     },
     audit: { retentionDays: raw.AUDIT_RETENTION_DAYS },
+    upstreams: upstreams.upstreams,
     passwords: { minLength: raw.PASSWORD_MIN_LENGTH, breachedApiUrl: raw.BREACHED_PASSWORD_API_URL },
     accounts: {
       allowUnverifiedSignIn: raw.ALLOW_UNVERIFIED_SIGN_IN,

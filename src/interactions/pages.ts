@@ -5,6 +5,7 @@ import { localeOf, preferUiLocales } from '../http/middleware/locale.ts';
 import { allowFormAction, cspNonce } from '../http/middleware/security-headers.ts';
 import type { PageModel, Render } from '../http/render.ts';
 import { BadRequestError } from '../errors.ts';
+import type { UpstreamButton } from '../upstream/providers.ts';
 import { loadInteraction, type LoadedInteraction } from './context.ts';
 
 export type InteractionPageModel = { title: PageModel['title']; [key: string]: unknown };
@@ -21,7 +22,7 @@ export function wrongStage(): BadRequestError {
   return new BadRequestError('This step of the sign-in is not available now. Go back and start again.', 'wrong_stage');
 }
 
-export function interactionPages(deps: { render: Render; csrf: CsrfTokens; registrationOpen: boolean }): InteractionPages {
+export function interactionPages(deps: { render: Render; csrf: CsrfTokens; registrationOpen: boolean; upstreams: readonly UpstreamButton[] }): InteractionPages {
   const csrfScope = (loaded: LoadedInteraction) => `interaction:${loaded.interaction.uid}`;
   return {
     /**
@@ -42,6 +43,7 @@ export function interactionPages(deps: { render: Render; csrf: CsrfTokens; regis
         uid: loaded.interaction.uid,
         client: loaded.client,
         registrationOpen: deps.registrationOpen,
+        upstreams: deps.upstreams,
         csrf: deps.csrf.issue(csrfScope(loaded)),
         // For the pages' scripts (the passkey buttons): script-src allows only this response's nonce.
         nonce: cspNonce(ctx),

@@ -13,7 +13,7 @@ import { noStore } from '../http/middleware/no-store.ts';
 import { ACR } from '../oidc/acr.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { LoadedInteraction } from './context.ts';
-import { clientIdOf, finishLogin } from './next-step.ts';
+import { clientIdOf, finishLogin, type SignInEffects } from './next-step.ts';
 import { wrongStage, type InteractionPages } from './pages.ts';
 import { countSecondFactorFailure } from './second-factor-failures.ts';
 import type { Stage } from './state.ts';
@@ -38,6 +38,8 @@ export interface PasskeySignInDeps {
   pages: Pick<InteractionPages, 'load' | 'verifyCsrf'>;
   audit: AuditLog;
   devices: KnownDevicesDeps;
+  /** A passkey as the second factor of a sign-in that proves ownership for an upstream link (issue 12). */
+  upstreamLinks: SignInEffects['upstreamLinks'];
   provider(): Provider;
   /** Mirrors the password sign-in's rule (ALLOW_UNVERIFIED_SIGN_IN). */
   allowUnverifiedSignIn: boolean;

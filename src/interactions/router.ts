@@ -15,11 +15,13 @@ import type { SignInLimits } from '../security/sign-in-limits.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import { findApisByIdentifiers } from '../storage/postgres/apis.queries.ts';
 import { finishInteraction, saveStage, type LoadedInteraction } from './context.ts';
-import { clientIdOf, continueAfterPassword, nextStepFor, UNMET } from './next-step.ts';
+import { clientIdOf, continueAfterFirstFactor, nextStepFor, UNMET } from './next-step.ts';
 import { interactionPages, wrongStage } from './pages.ts';
 import { describeApiScopes, describeClaims, describeScopes } from './scopes.ts';
 import { addSecondFactorRoutes, type SecondFactorDeps } from './second-factor-routes.ts';
 import { admitSignIn, settleSignIn } from './sign-in-gate.ts';
+import { addUpstreamSignInRoutes } from './upstream-routes.ts';
+import type { Upstreams } from '../upstream/providers.ts';
 import { AMR_VALUES, type Stage } from './state.ts';
 
 /** The second step's deps (codes, recovery codes, mail, audit, the new-browser check) plus the password step's. */
@@ -31,6 +33,11 @@ export interface InteractionDeps extends SecondFactorDeps {
   signInLimits: SignInLimits;
   /** Shown as links on the sign-in page and enforced after a correct password; mfaRequired is MFA_REQUIRED. */
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean; mfaRequired: boolean };
+  /** Upstream providers shown as "Sign in with …" links (issue 12). */
+  upstreams: Upstreams;
+  /** The issuer is https: cookies are Secure. */
+  https: boolean;
+  now(): Date;
 }
 
 /** Field names are a stable contract for password managers and scripts: `email`, `password`. */
@@ -64,10 +71,11 @@ export function interactionRouter(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   router.use(noStore);
   router.use(bodyParser({ enableTypes: ['form'], formLimit: '16kb' }));
-  const pages = interactionPages({ render: deps.render, csrf: deps.csrf, registrationOpen: deps.accounts.registrationOpen });
+  const pages = interactionPages({ render: deps.render, csrf: deps.csrf, registrationOpen: deps.accounts.registrationOpen, upstreams: deps.upstreams.list() });
   const { load, page, verifyCsrf } = pages;
   const secondFactor = addSecondFactorRoutes(router, deps, pages);
-  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired, audit: deps.audit, devices: deps.devices };
+  const upstream = addUpstreamSignInRoutes(router, deps, pages);
+  const policy = { db: deps.db, mfaRequired: deps.accounts.mfaRequired, audit: deps.audit, devices: deps.devices, upstreamLinks: deps.upstreamLinks };
 
   router.get('/', async (ctx) => {
     const provider = deps.provider();
@@ -87,7 +95,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       });
       return;
     }
-    if (await secondFactor.showStage(ctx, loaded)) return;
+    if ((await secondFactor.showStage(ctx, loaded)) || (await upstream.showStage(ctx, loaded))) return;
     if (stage.name !== 'login') throw wrongStage();
     const stepUp = stepUpOf(loaded);
     if (stepUp) {
@@ -96,7 +104,13 @@ export function interactionRouter(deps: InteractionDeps): Router {
       if (next.step === 'unmet') return finishInteraction(ctx, provider, UNMET);
       if (next.step !== 'finish') return saveStage(ctx, provider, { name: next.step, ...stepUp, remember: true, failures: 0 });
     }
-    page(ctx, loaded, 'interaction/login', { title: 'login.title', email: String(interaction.params.login_hint ?? '') });
+    const notice = stage.upstreamNotice;
+    page(ctx, loaded, 'interaction/login', {
+      title: 'login.title',
+      email: String(interaction.params.login_hint ?? ''),
+      // Why an upstream sign-in came back here, in words (the provider by its button's name).
+      upstreamNotice: notice && { key: `upstream.notice.${notice.reason}`, name: deps.upstreams.get(notice.provider)?.name ?? notice.provider },
+    });
   });
 
   router.post('/login', async (ctx) => {
@@ -123,7 +137,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     // remember: false makes oidc-provider's session cookie a browser-session cookie.
-    await continueAfterPassword(ctx, provider, loaded, policy, { accountId: result.account.id, remember: form.remember === '1' });
+    await continueAfterFirstFactor(ctx, provider, loaded, policy, { accountId: result.account.id, remember: form.remember === '1', factor: 'pwd' });
   });
 
   router.post('/consent', async (ctx) => {

@@ -17,7 +17,7 @@ import type { MailQueue } from '../recovery/ports.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import type { LoadedInteraction } from './context.ts';
-import { clientIdOf, finishLogin } from './next-step.ts';
+import { clientIdOf, finishLogin, type SignInEffects } from './next-step.ts';
 import { wrongStage, type InteractionPages } from './pages.ts';
 import { countSecondFactorFailure } from './second-factor-failures.ts';
 import type { Stage } from './state.ts';
@@ -30,6 +30,8 @@ export interface SecondFactorDeps {
   issuer: string;
   audit: AuditLog;
   devices: KnownDevicesDeps;
+  /** Links the upstream identity a sign-in was proving ownership for, once its last factor passed (issue 12). */
+  upstreamLinks: SignInEffects['upstreamLinks'];
   provider(): Provider;
 }
 

@@ -6,9 +6,23 @@ import { z } from 'zod';
  * own typed stage in the interaction's `result.gatehouse`, validated every time it is loaded, so a
  * second factor (issue 6) slots in as the `mfa` stage without touching the handlers around it.
  */
-export const AMR_VALUES = ['pwd', 'otp', 'hwk', 'swk', 'mfa'] as const;
+/** RFC 8176's values, plus `fed`: the first factor was an upstream provider's sign-in (issue 12). */
+export const AMR_VALUES = ['pwd', 'otp', 'hwk', 'swk', 'mfa', 'fed'] as const;
 
-const loginStage = z.object({ name: z.literal('login') });
+/** Why an upstream sign-in came back to the sign-in page (shown as a plain message there). */
+export const UPSTREAM_NOTICES = ['cancelled', 'failed', 'no_email', 'no_account', 'refused', 'unverified', 'unavailable'] as const;
+export type UpstreamNotice = (typeof UPSTREAM_NOTICES)[number];
+
+const loginStage = z.object({
+  name: z.literal('login'),
+  upstreamNotice: z.object({ reason: z.enum(UPSTREAM_NOTICES), provider: z.string() }).optional(),
+});
+/**
+ * An upstream identity to link to the account once every factor has passed: the user came from an
+ * upstream whose email an existing account has, and proved they own that account (issue 12).
+ */
+const pendingLink = z.object({ provider: z.string().min(1), subject: z.string().min(1), email: z.string().nullable() });
+export type PendingLink = z.infer<typeof pendingLink>;
 const mfaStage = z.object({
   name: z.literal('mfa'),
   accountId: z.string().min(1),
@@ -17,6 +31,7 @@ const mfaStage = z.object({
   remember: z.boolean().default(false),
   /** Wrong codes in this interaction; at MAX_MFA_FAILURES it is destroyed (MFA-04). */
   failures: z.number().int().min(0).default(0),
+  link: pendingLink.optional(),
 });
 
 /** Wrong second-factor codes one sign-in may take before it must start over from the password. */
@@ -29,8 +44,31 @@ const enrolStage = mfaStage.extend({ name: z.literal('enrol') });
 /** The new authenticator is on and the recovery codes were shown once; only "continue" remains. */
 const enrolledStage = mfaStage.omit({ failures: true }).extend({ name: z.literal('enrolled') });
 const consentStage = z.object({ name: z.literal('consent'), accountId: z.string().min(1) });
+/**
+ * The upstream's callback validated its ID token and saved what it vouched for; the next load of the
+ * interaction (in the browser holding its cookie) decides: sign in, create, or ask to prove ownership.
+ */
+const upstreamStage = z.object({
+  name: z.literal('upstream'),
+  provider: z.string().min(1),
+  subject: z.string().min(1),
+  email: z.string().optional(),
+  emailVerified: z.boolean(),
+  displayName: z.string().optional(),
+});
+/**
+ * An account already has the upstream's address: nothing is signed in or linked until its password
+ * (and second factor, when enrolled) is given here. The upstream's say-so is never enough.
+ */
+const linkStage = z.object({
+  name: z.literal('link'),
+  accountId: z.string().min(1),
+  /** The account's address (the password's limits are keyed by it). */
+  email: z.string().min(1),
+  link: pendingLink,
+});
 
-export const stageSchema = z.discriminatedUnion('name', [loginStage, mfaStage, enrolStage, enrolledStage, consentStage]);
+export const stageSchema = z.discriminatedUnion('name', [loginStage, mfaStage, enrolStage, enrolledStage, consentStage, upstreamStage, linkStage]);
 export type Stage = z.infer<typeof stageSchema>;
 export type StageName = Stage['name'];
 

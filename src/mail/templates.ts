@@ -22,6 +22,8 @@ const MAILS = {
   'mfa-changed': { subject: 'mail.mfaChanged.subject', fields: { change: 'text', resetUrl: 'url' } },
   // A sign-in from a browser the account had not used (NEW_DEVICE_ALERTS); browser is the bounded user agent.
   'new-device': { subject: 'mail.newDevice.subject', fields: { when: 'text', ip: 'text', browser: 'text', resetUrl: 'url' } },
+  // An upstream provider's sign-in was linked to or unlinked from the account (issue 12); `change` is 'linked' or 'unlinked'.
+  'sign-in-method-changed': { subject: 'mail.signInMethod.subject', fields: { change: 'text', provider: 'text', resetUrl: 'url' } },
   // Password sign-in locked after consecutive failures (ABU-01); resetUrl is /forgot-password.
   'account-locked': { subject: 'mail.accountLocked.subject', fields: { resetUrl: 'url', failures: 'count' } },
 } as const satisfies Record<string, { subject: MessageKey; fields: Record<string, FieldKind> }>;

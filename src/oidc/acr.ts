@@ -4,7 +4,9 @@
  */
 export const ACR = {
   password: 'urn:gatehouse:loa:pwd',
+  /** An upstream provider's sign-in alone (issue 12): its own methods are not ours to vouch for. */
+  federated: 'urn:gatehouse:loa:fed',
   mfa: 'urn:gatehouse:loa:mfa',
 } as const;
 
-export const ACR_VALUES = [ACR.password, ACR.mfa];
+export const ACR_VALUES = [ACR.password, ACR.federated, ACR.mfa];

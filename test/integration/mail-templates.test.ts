@@ -17,6 +17,7 @@ const MODELS: { [N in MailName]: MailModel<N> } = {
   'mfa-changed': { change: 'on', resetUrl: LINK },
   'new-device': { when: '2026-11-29 10:00 UTC', ip: '203.0.113.7', browser: 'Mozilla/5.0 <script>', resetUrl: LINK },
   'account-locked': { resetUrl: LINK, failures: 100 },
+  'sign-in-method-changed': { change: 'linked', provider: 'Google <b>', resetUrl: LINK },
 };
 
 const decode = (html: string) =>

@@ -1,3 +1,4 @@
+import { upstreamAr } from './upstream.ar.ts';
 import type { Messages } from './en.ts';
 import { accountPagesAr } from './accounts.ar.ts';
 import { mfaPagesAr } from './mfa.ar.ts';
@@ -135,4 +136,5 @@ export const ar: Messages = {
   ...limitsAr,
   ...mfaPagesAr,
   ...passkeysAr,
+  ...upstreamAr,
 };

@@ -1,3 +1,4 @@
+import { upstreamEn } from './upstream.en.ts';
 import { accountPagesEn } from './accounts.en.ts';
 import { mfaPagesEn } from './mfa.en.ts';
 import { passkeysEn } from './passkeys.en.ts';
@@ -144,6 +145,7 @@ export const en = {
   ...limitsEn,
   ...mfaPagesEn,
   ...passkeysEn,
+  ...upstreamEn,
 };
 
 export type MessageKey = keyof typeof en;

@@ -229,6 +229,18 @@ export interface AccountRolesTable {
   granted_at: Timestamp;
 }
 
+/** An account's identity at an upstream OpenID provider (issue 12); see the migration. */
+export interface UpstreamIdentitiesTable {
+  provider: string;
+  /** The upstream's `sub`: with `provider`, the only key an upstream sign-in finds an account by. */
+  subject: string;
+  account_id: string;
+  /** The upstream's address when linked, for the account page; never used to find an account. */
+  email: string | null;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   clients: ClientsTable;
@@ -248,6 +260,7 @@ export interface Database {
   account_roles: AccountRolesTable;
   revocation_epoch: RevocationEpochTable;
   client_previous_secrets: ClientPreviousSecretsTable;
+  upstream_identities: UpstreamIdentitiesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -262,3 +275,4 @@ export type PasskeyRow = Selectable<PasskeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type ApiRow = Selectable<ApisTable>;
 export type RoleRow = Selectable<RolesTable>;
+export type UpstreamIdentityRow = Selectable<UpstreamIdentitiesTable>;
