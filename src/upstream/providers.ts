@@ -36,7 +36,11 @@ const DISCOVERY_MAX_AGE_MS = 24 * 3600 * 1000;
 /** Seconds any one request to an upstream may take before the sign-in fails with a plain message. */
 const UPSTREAM_TIMEOUT_SECONDS = 10;
 
-export function createUpstreams(upstreams: readonly UpstreamConfig[], issuer: string, clock: () => number = Date.now): Upstreams {
+/**
+ * @param fetchImpl replaces fetch for every request to the upstreams (tests assert what would be fetched
+ *   without a network); production leaves it unset.
+ */
+export function createUpstreams(upstreams: readonly UpstreamConfig[], issuer: string, clock: () => number = Date.now, fetchImpl?: oidc.CustomFetch): Upstreams {
   const byId = new Map(upstreams.map((upstream) => [upstream.id, upstream]));
   const discovered = new Map<string, { at: number; config: Promise<oidc.Configuration> }>();
 
@@ -48,6 +52,7 @@ export function createUpstreams(upstreams: readonly UpstreamConfig[], issuer: st
       return await oidc.discovery(new URL(upstream.issuer), upstream.clientId, upstream.clientSecret, undefined, {
         execute: [...insecure, oidc.enableNonRepudiationChecks],
         timeout: UPSTREAM_TIMEOUT_SECONDS,
+        ...(fetchImpl ? { [oidc.customFetch]: fetchImpl } : {}),
       });
     } catch (error) {
       throw new UpstreamUnavailableError(error);
