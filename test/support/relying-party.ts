@@ -19,7 +19,8 @@ interface Pending {
 
 /**
  * A small real relying party on loopback, built on openid-client: /login?client=ID starts code + PKCE
- * (passing prompt and acr_values through), /cb validates the response and shows the ID token's `sub`, `acr` and `amr`, /logout?client=ID starts RP-initiated
+ * (passing prompt, acr_values and a `claims` request through), /cb validates the response and shows the ID
+ * token's `sub`, `acr` and `amr` (and all its claims as JSON in #claims), /logout?client=ID starts RP-initiated
  * logout with the last ID token as hint. One "browser session" at a time is all the tests need.
  */
 export async function startRelyingParty(issuer: string, secrets: Record<string, string>): Promise<RelyingParty> {
@@ -55,6 +56,7 @@ export async function startRelyingParty(issuer: string, secrets: Record<string, 
           nonce: pending.nonce,
           ...(url.searchParams.get('prompt') ? { prompt: url.searchParams.get('prompt')! } : {}),
           ...(url.searchParams.get('acr_values') ? { acr_values: url.searchParams.get('acr_values')! } : {}),
+          ...(url.searchParams.get('claims') ? { claims: url.searchParams.get('claims')! } : {}),
         });
         res.writeHead(302, { location: target.href }).end();
       } else if (url.pathname === '/cb') {
@@ -67,7 +69,8 @@ export async function startRelyingParty(issuer: string, secrets: Record<string, 
         lastIdToken = tokens.id_token;
         const claims = tokens.claims()!;
         page(200, `<p>Signed in to ${pending!.clientId} as <span id="sub">${claims.sub}</span></p>`
-          + `<p>acr <span id="acr">${String(claims.acr)}</span>, amr <span id="amr">${((claims.amr ?? []) as string[]).join(' ')}</span></p>`);
+          + `<p>acr <span id="acr">${String(claims.acr)}</span>, amr <span id="amr">${((claims.amr ?? []) as string[]).join(' ')}</span></p>`
+          + `<pre id="claims">${JSON.stringify(claims).replace(/[<&]/g, (c) => `&#${c.charCodeAt(0)};`)}</pre>`);
       } else if (url.pathname === '/logout') {
         const target = oidc.buildEndSessionUrl(await configFor(clientId), { id_token_hint: lastIdToken!, post_logout_redirect_uri: `${base}/bye` });
         res.writeHead(302, { location: target.href }).end();
