@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql } from 'kysely';
+import { pino } from 'pino';
 import { generate } from 'otplib';
 import { createAccount } from '../../src/accounts/create-account.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../../src/accounts/mfa/totp.ts';
@@ -82,8 +84,10 @@ describe('upstream linking rules', () => {
 
 describe('upstream account creation with UPSTREAM_<ID>_CREATE_ACCOUNTS', () => {
   let stack: UpstreamStack;
+  const logLines: string[] = [];
   beforeAll(async () => {
-    stack = await startUpstreamStack({ DATA_DIR: 'memory://', REGISTRATION: 'closed', UPSTREAM_TEST_CREATE_ACCOUNTS: 'true' });
+    const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
+    stack = await startUpstreamStack({ DATA_DIR: 'memory://', REGISTRATION: 'closed', UPSTREAM_TEST_CREATE_ACCOUNTS: 'true' }, { logger });
     await seedBasics(stack.server);
     stack.upstream.users.set('staff-1', { email: 'staff.one@example.com', email_verified: false, name: 'Staff One' });
   });
@@ -93,5 +97,22 @@ describe('upstream account creation with UPSTREAM_<ID>_CREATE_ACCOUNTS', () => {
     const { landing } = await upstreamSignIn(stack, 'staff-1');
     expect(landing.url.startsWith(REDIRECT_URI)).toBe(true);
     expect(await findAccountByEmail(stack.server.app.db, 'staff.one@example.com')).toMatchObject({ email_verified: false, password_hash: null });
+  });
+
+  it('keeps none of the upstream\'s tokens: not in any table, not in any log line', async () => {
+    expect(stack.upstream.issuedTokens.length).toBeGreaterThanOrEqual(2); // the access token and the ID token
+    const db = stack.server.app.db;
+    const tables = await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = 'public'`.execute(db);
+    let everything = logLines.join('\n');
+    for (const { name } of tables.rows) {
+      const rows = await sql<{ row: string }>`select row_to_json(t)::text as row from ${sql.table(name)} t`.execute(db);
+      everything += rows.rows.map((row) => row.row).join('\n');
+    }
+    expect(everything).toContain('staff.one@example.com'); // the dump does hold what was stored
+    for (const token of stack.upstream.issuedTokens) {
+      expect(everything).not.toContain(token);
+      // A JWT's signature alone is as good as a fingerprint of it.
+      expect(everything).not.toContain(token.split('.').at(-1)!);
+    }
   });
 });

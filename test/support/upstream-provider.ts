@@ -18,6 +18,8 @@ export interface Upstream {
   tamper: { idTokenSignature: boolean };
   /** Authorization requests the upstream received (their query params), for asserting PKCE S256, state, nonce, scope. */
   authorizationRequests: URLSearchParams[];
+  /** Every token the token endpoint handed out (access, refresh, ID), for proving Gatehouse keeps none of them. */
+  issuedTokens: string[];
   close(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startUpstream(options: { redirectUris: string[]; clientId?
     users: new Map(),
     tamper: { idTokenSignature: false },
     authorizationRequests: [],
+    issuedTokens: [],
     close: async () => {
       const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
       // Keep-alive connections from fetch would hold close() open until they time out.
@@ -57,9 +60,10 @@ export async function startUpstream(options: { redirectUris: string[]; clientId?
   provider.use(async (ctx, next) => {
     if (ctx.path === '/auth' && ctx.method === 'GET') upstream.authorizationRequests.push(new URLSearchParams(ctx.querystring));
     await next();
-    if (ctx.path === '/token' && ctx.status === 200 && upstream.tamper.idTokenSignature) {
-      const body = ctx.body as { id_token?: string };
-      if (body.id_token) body.id_token = corruptSignature(body.id_token);
+    if (ctx.path === '/token' && ctx.status === 200) {
+      const body = ctx.body as { id_token?: string; access_token?: string; refresh_token?: string };
+      upstream.issuedTokens.push(...[body.access_token, body.refresh_token, body.id_token].filter((token): token is string => typeof token === 'string'));
+      if (body.id_token && upstream.tamper.idTokenSignature) body.id_token = corruptSignature(body.id_token);
     }
   });
   provider.use(interactionPages(provider, upstream));
