@@ -72,6 +72,16 @@ describe('upstream linking rules', () => {
     expect(audit.at(-1)?.details).toMatchObject({ reason: 'upstream_no_account', provider: UPSTREAM_ID });
   });
 
+  it('never lets one provider\'s user stand in for the same sub at another (ASVS 6.8.1: the provider is the namespace)', async () => {
+    const owner = (await findAccountByEmail(db(), OWNER.email))!;
+    // The owner linked an identity whose sub at ANOTHER provider happens to be "stranger".
+    await db().insertInto('upstream_identities').values({ provider: 'other', subject: 'stranger', account_id: owner.id, email: null, last_used_at: null }).execute();
+    const { landing } = await upstreamSignIn(stack, 'stranger');
+    expect(landing.url.startsWith(REDIRECT_URI)).toBe(false);
+    expect(landing.html).toContain('No account here uses this Test IdP sign-in');
+    await db().deleteFrom('upstream_identities').where('provider', '=', 'other').execute();
+  });
+
   it('refuses a disabled account its linked identity', async () => {
     const account = await createAccount(db(), stack.server.app.hasher, { email: 'disabled.here@example.com', emailVerified: true });
     await db().insertInto('upstream_identities').values({ provider: UPSTREAM_ID, subject: 'disabled-sub', account_id: account.id, email: null, last_used_at: null }).execute();
