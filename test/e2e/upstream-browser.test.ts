@@ -159,6 +159,7 @@ describe.each(stacks)('sign-in through an upstream provider in Chromium ($name)'
     await page.getByRole('heading', { name: 'This email already has an account' }).waitFor();
     expect(page.url()).toMatch(new RegExp(`^${stack_.server.issuer}/interaction/[^/]+$`));
     expect(await seriousViolations(page)).toEqual([]);
+    expect(await scrollWidthAt320(page)).toBeLessThanOrEqual(320);
     expect(await findUpstreamIdentity(db(), 'test', 'upstream-owner')).toBeUndefined();
 
     await page.getByLabel('Password of the account').fill('not the local password at all');
