@@ -52,6 +52,7 @@ import { createLogTransport, createSmtpTransport } from './mail/transport.ts';
 import { accountFlowRouter } from './recovery/router.ts';
 import { ACCOUNT_SETTINGS_POST_PATHS, accountSettingsRouter } from './account/router.ts';
 import { PASSKEY_SETTINGS_POST_PATHS, passkeySettingsRouter } from './account/passkey-routes.ts';
+import { upstreamSettingsPostPaths, upstreamSettingsRouter } from './account/upstream-routes.ts';
 import { createPasswordPolicy } from './security/password-policy.ts';
 import { createAccountRateLimits, createMemoryLimiterStore } from './security/rate-limits.ts';
 import { createSignInLimits } from './security/sign-in-limits.ts';
@@ -233,8 +234,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Cross-site POSTs to the pages that change state are refused before any other work (WEB-01);
     // oidc-provider's logout confirmation adds its own xsrf token on top of this.
     const sameOrigin = sameOriginOnly(config.issuer);
+    // The account page's upstream Link and Unlink forms: two paths per configured provider.
+    const stateChangingPages = new Set([...STATE_CHANGING_PAGES, ...upstreamSettingsPostPaths(config.upstreams)]);
     koa.use(async (ctx, next) => {
-      if (ctx.path.startsWith('/interaction/') || STATE_CHANGING_PAGES.has(ctx.path)) return sameOrigin(ctx, next);
+      if (ctx.path.startsWith('/interaction/') || stateChangingPages.has(ctx.path)) return sameOrigin(ctx, next);
       return next();
     });
 
@@ -318,6 +321,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     koa.use(accountSettings.routes()).use(accountSettings.allowedMethods());
     const passkeySettings = passkeySettingsRouter(settingsDeps, render, csrf);
     koa.use(passkeySettings.routes()).use(passkeySettings.allowedMethods());
+    const upstreamSettings = upstreamSettingsRouter(settingsDeps, render, csrf);
+    koa.use(upstreamSettings.routes()).use(upstreamSettings.allowedMethods());
     if (config.seedDemo) koa.use(demoRouter(config, render).routes());
     if (config.env === 'development') koa.use(devOutboxRouter({ db, render }).routes());
 
