@@ -4,6 +4,7 @@ import { consumeAccountToken, findUsableAccountToken, insertAccountToken, latest
 import { findAccountByEmail, findAccountById, updatePasswordHash } from '../storage/postgres/accounts.queries.ts';
 import type { AccountRow } from '../storage/postgres/database.ts';
 import { unlockSignIn } from '../storage/postgres/sign-in-lock.queries.ts';
+import { deleteIdentitiesLinkedUnproven } from '../storage/postgres/upstream-identities.queries.ts';
 import { enrolledFactors, hasSecondFactor } from '../accounts/mfa/factors.ts';
 import { verifySecondFactorCode } from '../accounts/mfa/second-factor-code.ts';
 import type { AuditRequest } from '../audit/audit-log.ts';
@@ -60,7 +61,8 @@ export async function accountForResetToken(deps: AccountFlowDeps, token: string)
 
 /** `unlocked`: the reset lifted a sign-in lock (100 consecutive wrong passwords, ABU-01); the caller audits it. */
 export type ResetResult =
-  | { ok: true; accountId: string; unlocked: boolean }
+  /** `unlinked`: providers whose identities were linked while the address was unproven, now unlinked (issue 12). */
+  | { ok: true; accountId: string; unlocked: boolean; unlinked: string[] }
   | { ok: false; expired: true }
   | { ok: false; expired: false; problems: FieldProblem[] };
 
@@ -99,11 +101,14 @@ export async function completePasswordReset(
     if (!row) return undefined;
     await updatePasswordHash(trx, row.account_id, passwordHash);
     const unlocked = (await unlockSignIn(trx, row.account_id, deps.now())) === true;
+    // The reset proves the mailbox: upstream identities linked before anyone had proven it may belong to
+    // whoever made the account with this address before its owner came (account pre-hijacking).
+    const unlinked = await deleteIdentitiesLinkedUnproven(trx, row.account_id);
     await deps.mail.queue(account.email, 'password-changed', locale, { resetUrl: `${deps.config.issuer}/forgot-password` }, trx);
-    return { unlocked };
+    return { unlocked, unlinked };
   });
   if (!consumed) return { ok: false, expired: true };
   await deps.revoker.revokeAccount(account.id);
   deps.logger.info({ accountId: account.id }, 'password reset completed; sessions and grants revoked');
-  return { ok: true, accountId: account.id, unlocked: consumed.unlocked };
+  return { ok: true, accountId: account.id, unlocked: consumed.unlocked, unlinked: consumed.unlinked };
 }

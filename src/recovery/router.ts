@@ -129,6 +129,9 @@ export function accountFlowRouter(deps: AccountFlowDeps, render: Render, csrf: C
     if (result.ok) {
       await deps.audit.record({ type: 'password_reset', accountId: result.accountId }, ctx);
       if (result.unlocked) await deps.audit.record({ type: 'account_unlocked', accountId: result.accountId, details: { via: 'password_reset' } }, ctx);
+      for (const provider of result.unlinked) {
+        await deps.audit.record({ type: 'upstream_unlinked', accountId: result.accountId, details: { provider, via: 'password_reset' } }, ctx);
+      }
       clearStashedToken(ctx, https, RESET);
       page(ctx, 'account/password-changed', { title: 'account.changed.title' });
     } else if (result.expired) {

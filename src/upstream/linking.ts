@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { localeOf } from '../http/middleware/locale.ts';
 import type { MailQueue } from '../recovery/ports.ts';
 import { findAccountById } from '../storage/postgres/accounts.queries.ts';
+import type { AccountRow } from '../storage/postgres/database.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { deleteUpstreamIdentityUnlessLast, insertUpstreamIdentity } from '../storage/postgres/upstream-identities.queries.ts';
 import type { Upstreams } from './providers.ts';
@@ -36,10 +37,8 @@ export interface UpstreamLinks {
 }
 
 export function createUpstreamLinks(deps: UpstreamLinkDeps): UpstreamLinks {
-  const tell = async (ctx: Context, accountId: string, provider: string, change: 'linked' | 'unlinked') => {
-    await deps.audit.record({ type: change === 'linked' ? 'upstream_linked' : 'upstream_unlinked', accountId, details: { provider } }, ctx);
-    const account = await findAccountById(deps.db, accountId);
-    if (!account) return;
+  const tell = async (ctx: Context, account: AccountRow, provider: string, change: 'linked' | 'unlinked') => {
+    await deps.audit.record({ type: change === 'linked' ? 'upstream_linked' : 'upstream_unlinked', accountId: account.id, details: { provider } }, ctx);
     await deps.mail.queue(account.email, 'sign-in-method-changed', localeOf(ctx), {
       change,
       provider: deps.upstreams.get(provider)?.name ?? provider,
@@ -48,13 +47,17 @@ export function createUpstreamLinks(deps: UpstreamLinkDeps): UpstreamLinks {
   };
   return {
     async link(ctx, accountId, identity) {
-      const linked = await insertUpstreamIdentity(deps.db, { ...identity, accountId, now: deps.now() });
-      if (linked) await tell(ctx, accountId, identity.provider, 'linked');
+      const account = await findAccountById(deps.db, accountId);
+      if (!account) return false;
+      const addressUnproven = !account.email_verified;
+      const linked = await insertUpstreamIdentity(deps.db, { ...identity, accountId, addressUnproven, now: deps.now() });
+      if (linked) await tell(ctx, account, identity.provider, 'linked');
       return linked;
     },
     async unlink(ctx, accountId, provider) {
       const outcome = await deleteUpstreamIdentityUnlessLast(deps.db, accountId, provider);
-      if (outcome === 'unlinked') await tell(ctx, accountId, provider, 'unlinked');
+      const account = outcome === 'unlinked' ? await findAccountById(deps.db, accountId) : undefined;
+      if (account) await tell(ctx, account, provider, 'unlinked');
       return outcome;
     },
   };

@@ -47,7 +47,7 @@ export async function resolveUpstreamSignIn(deps: ResolveDeps, provider: string,
   try {
     const account = await deps.db.transaction().execute(async (trx) => {
       const row = await insertAccount(trx, { email, name: claims.name?.slice(0, 200) ?? null, email_verified: claims.emailVerified, password_hash: null, disabled_at: null });
-      if (!(await insertUpstreamIdentity(trx, { provider, subject: claims.subject, accountId: row.id, email, now: deps.now() }))) {
+      if (!(await insertUpstreamIdentity(trx, { provider, subject: claims.subject, accountId: row.id, email, addressUnproven: !claims.emailVerified, now: deps.now() }))) {
         throw new IdentityTakenError();
       }
       return row;

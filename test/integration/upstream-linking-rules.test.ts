@@ -10,6 +10,7 @@ import { UserAgent } from '../support/browserless.ts';
 import { REDIRECT_URI } from '../support/e2e.ts';
 import { seedBasics } from '../support/fixtures.ts';
 import { rawAuthorization } from '../support/forms.ts';
+import { fillForm } from '../support/accounts.ts';
 import { clickUpstream, followAcross, signInUpstream, startUpstreamStack, submitForm, UPSTREAM_ID, type UpstreamStack } from '../support/upstream-journey.ts';
 
 const OWNER = { email: 'linked.owner@example.com', password: 'the owner of this account knows it' };
@@ -107,6 +108,30 @@ describe('upstream account creation with UPSTREAM_<ID>_CREATE_ACCOUNTS', () => {
     const { landing } = await upstreamSignIn(stack, 'staff-1');
     expect(landing.url.startsWith(REDIRECT_URI)).toBe(true);
     expect(await findAccountByEmail(stack.server.app.db, 'staff.one@example.com')).toMatchObject({ email_verified: false, password_hash: null });
+  });
+
+  it('unlinks, at the password reset that proves the mailbox, an identity linked while the address was unproven (account pre-hijacking)', async () => {
+    const db = stack.server.app.db;
+    const account = (await findAccountByEmail(db, 'staff.one@example.com'))!;
+    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'staff-1')).toMatchObject({ account_id: account.id, address_unproven: true });
+    // The address's real owner asks for a reset, follows the mailed link and sets a password.
+    const owner = new UserAgent();
+    expect((await fillForm(owner, stack.server.issuer, '/forgot-password', { email: 'staff.one@example.com' })).status).toBeLessThan(400);
+    let link: string | undefined;
+    for (let tries = 0; !link && tries < 50; tries += 1) {
+      const mails = await db.selectFrom('mail_outbox').select('text_body').where('recipient', '=', 'staff.one@example.com').execute();
+      link = mails.map((mail) => /https?:\/\/\S+\/reset-password\?token=[\w-]+/.exec(mail.text_body)?.[0]).find(Boolean);
+      if (!link) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await followAcross(owner, link!);
+    const done = await fillForm(owner, stack.server.issuer, '/reset-password', { password: 'the real owner of this mailbox' });
+    expect(done.status).toBe(200);
+    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'staff-1')).toBeUndefined();
+    const audit = await db.selectFrom('audit_events').select('details').where('type', '=', 'upstream_unlinked').where('account_id', '=', account.id).execute();
+    expect(audit.at(-1)?.details).toMatchObject({ provider: UPSTREAM_ID, via: 'password_reset' });
+    // Whoever holds the upstream account now meets the password page, not the account.
+    const { landing } = await upstreamSignIn(stack, 'staff-1');
+    expect(landing.html).toContain('This email already has an account');
   });
 
   it('keeps none of the upstream\'s tokens: not in any table, not in any log line', async () => {

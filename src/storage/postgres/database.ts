@@ -239,6 +239,8 @@ export interface UpstreamIdentitiesTable {
   email: string | null;
   created_at: Generated<Date>;
   last_used_at: Date | null;
+  /** Linked while the account's address was unproven: a password reset (which proves it) unlinks it. */
+  address_unproven: Generated<boolean>;
 }
 
 export interface Database {

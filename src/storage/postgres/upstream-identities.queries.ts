@@ -15,10 +15,13 @@ export function listUpstreamIdentities(db: Db, accountId: string): Promise<Upstr
  * Links an identity to an account. Returns false, changing nothing, when the identity is already linked
  * (to this account or another) or the account already has an identity at this provider.
  */
-export async function insertUpstreamIdentity(db: Db, row: { provider: string; subject: string; accountId: string; email: string | null; now: Date }): Promise<boolean> {
+export async function insertUpstreamIdentity(
+  db: Db,
+  row: { provider: string; subject: string; accountId: string; email: string | null; addressUnproven: boolean; now: Date },
+): Promise<boolean> {
   const inserted = await db
     .insertInto('upstream_identities')
-    .values({ provider: row.provider, subject: row.subject, account_id: row.accountId, email: row.email, created_at: row.now, last_used_at: row.now })
+    .values({ provider: row.provider, subject: row.subject, account_id: row.accountId, email: row.email, address_unproven: row.addressUnproven, created_at: row.now, last_used_at: row.now })
     .onConflict((conflict) => conflict.doNothing())
     .returning('subject')
     .execute();
@@ -50,4 +53,10 @@ export async function deleteUpstreamIdentityUnlessLast(db: Db, accountId: string
     await trx.deleteFrom('upstream_identities').where('account_id', '=', accountId).where('provider', '=', provider).execute();
     return 'unlinked';
   });
+}
+
+/** Unlinks the identities linked while the account's address was unproven (see the migration); returns their providers. */
+export async function deleteIdentitiesLinkedUnproven(db: Db, accountId: string): Promise<string[]> {
+  const deleted = await db.deleteFrom('upstream_identities').where('account_id', '=', accountId).where('address_unproven', '=', true).returning('provider').execute();
+  return deleted.map((row) => row.provider);
 }
