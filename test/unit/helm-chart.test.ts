@@ -88,6 +88,18 @@ describe('values.schema.json', () => {
     );
   });
 
+  it('takes upstream sign-in providers: client ids in config, client secrets only in the Secret (issue 12)', () => {
+    const google = { config: { UPSTREAM_GOOGLE_CLIENT_ID: 'gh.apps.googleusercontent.com' } };
+    expect(described(errorsOf(withDefaults({ ...google, secrets: { upstreamClientSecrets: { google: 'GOCSPX-secret' } } })))).toEqual([]);
+    expect(errorsOf(withDefaults({ config: { UPSTREAM_GOOGLE_CLIENT_SECRET: 'GOCSPX-secret' } }))).toContainEqual(
+      expect.objectContaining({ instancePath: '/config', keyword: 'propertyNames', params: { propertyName: 'UPSTREAM_GOOGLE_CLIENT_SECRET' } }),
+    );
+    expect(errorsOf(withDefaults({ secrets: { upstreamClientSecrets: { 'my-idp': 'x' } } }))).toContainEqual(expect.objectContaining({ keyword: 'propertyNames' }));
+    expect(read('templates/secret.yaml')).toContain(
+      '  {{- range $id, $secret := .Values.secrets.upstreamClientSecrets }}\n  UPSTREAM_{{ upper $id }}_CLIENT_SECRET: {{ $secret | b64enc | quote }}\n  {{- end }}\n',
+    );
+  });
+
   it('refuses the settings the chart owns, so values cannot contradict the probes or the drain arithmetic', () => {
     for (const key of ['PORT', 'SHUTDOWN_TIMEOUT_SECONDS', 'SHUTDOWN_DELAY_SECONDS', 'METRICS_PORT', 'NODE_ENV']) {
       expect(errorsOf(withDefaults({ config: { [key]: '1' } }))).toContainEqual(
