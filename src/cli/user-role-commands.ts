@@ -1,3 +1,4 @@
+import { listUpstreamIdentities } from '../storage/postgres/upstream-identities.queries.ts';
 import { accountRoles, grantRole, revokeRole, type RoleChange } from '../admin/roles.ts';
 import { UsageError } from '../errors.ts';
 import { formatTable, noPositionals, parseOptions, print, printJson, withAuditedAction, withDatabase, type CliIo } from './context.ts';
@@ -44,12 +45,19 @@ async function show(args: string[], io: CliIo): Promise<number> {
   noPositionals(positionals);
   const email = values.email;
   if (email === undefined) throw new UsageError('user show needs --email');
-  const { account, roles } = await withDatabase(io, ({ db }) => accountRoles(db, email));
+  const { account, roles, upstreams } = await withDatabase(io, async ({ db }) => {
+    const found = await accountRoles(db, email);
+    return { ...found, upstreams: await listUpstreamIdentities(db, found.account.id) };
+  });
+  // How the account can sign in besides passkeys: its password, and the upstream providers linked to it (issue 12).
+  const linked = upstreams.map((identity) => ({ provider: identity.provider, email: identity.email, linkedAt: new Date(identity.created_at).toISOString() }));
   if (values.json) {
-    printJson(io, { id: account.id, email: account.email, disabled: account.disabled_at !== null, roles });
+    printJson(io, { id: account.id, email: account.email, disabled: account.disabled_at !== null, password: account.password_hash !== null, upstreams: linked, roles });
     return 0;
   }
   const lines = [`email: ${account.email}`, `id: ${account.id}`, `status: ${account.disabled_at === null ? 'active' : 'disabled'}`];
+  lines.push(`password: ${account.password_hash === null ? 'none' : 'set'}`);
+  lines.push(`upstream: ${linked.length === 0 ? 'none' : linked.map((identity) => `${identity.provider}${identity.email ? ` (${identity.email})` : ''}`).join(', ')}`);
   if (roles.length === 0) lines.push('roles: none');
   else {
     const rows = roles.map((role) => [role.name, role.client_id ?? '(global)', role.permissions.join(' ')]);

@@ -133,10 +133,18 @@ describe.each(backends)('gatehouse role on $name', (backend) => {
     expect(shown).toMatch(/gatehouse:admin\s+\(global\)/);
     expect(shown).toMatch(/moderator\s+\(global\)\s+posts:delete posts:read/);
     expect(shown).toMatch(/buyer\s+shop/);
+    expect(shown).toContain('upstream: none');
+    // An upstream identity linked to the account (issue 12) is listed with the upstream's address.
+    await withDb(env, async (db) => {
+      const account = await db.selectFrom('accounts').select('id').where('email', '=', EMAIL).executeTakeFirstOrThrow();
+      await db.insertInto('upstream_identities').values({ provider: 'google', subject: 'g-123', account_id: account.id, email: 'ada@gmail.example', last_used_at: null }).execute();
+    });
+    expect(await gatehouseOk(['user', 'show', '--email', EMAIL], env)).toContain('upstream: google (ada@gmail.example)');
     expect(await gatehouseOk(['user', 'revoke', '--email', EMAIL, '--role', 'buyer', '--client', 'shop'], operator)).toBe(`revoked role buyer (client shop) from ${EMAIL}\n`);
     expect(await gatehouseOk(['user', 'revoke', '--email', EMAIL, '--role', 'buyer', '--client', 'shop'], operator)).toBe(`${EMAIL} did not have role buyer (client shop)\n`);
-    const json = JSON.parse(await gatehouseOk(['user', 'show', '--email', EMAIL, '--json'], env)) as { roles: { name: string }[] };
+    const json = JSON.parse(await gatehouseOk(['user', 'show', '--email', EMAIL, '--json'], env)) as { roles: { name: string }[]; upstreams: { provider: string }[] };
     expect(json.roles.map((role) => role.name)).toEqual(['gatehouse:admin', 'moderator']);
+    expect(json.upstreams.map((identity) => identity.provider)).toEqual(['google']);
 
     // Removing a role takes it from its holders.
     expect(await gatehouseOk(['role', 'remove', 'moderator'], operator)).toBe('removed role moderator (taken from 1 account)\n');
