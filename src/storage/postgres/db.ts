@@ -1,7 +1,5 @@
 import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
-import { KyselyPGlite } from 'kysely-pglite';
 import pg from 'pg';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseConfig, type DatabaseTimeouts } from '../../config/load.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -90,6 +88,9 @@ function withAffectedRows(connection: DatabaseConnection): DatabaseConnection {
 async function openEmbedded(dataDir: string, onError: DatabaseErrorListener): Promise<DatabaseHandle> {
   const memory = dataDir.startsWith('memory://');
   const unlock = memory ? async () => {} : await lockDataDir(dataDir);
+  // Loaded only here: kysely-pglite's entry point pulls in its code generator and CLI (about a second and
+  // 70 MB at start-up), which a server on Postgres never needs.
+  const [{ PGlite }, { KyselyPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('kysely-pglite')]);
   // No dataDir at all for memory: kysely-pglite would otherwise mkdir a folder literally named "memory:".
   const client = await PGlite.create(memory ? {} : { dataDir: resolve(dataDir, 'pglite') });
   const base = new KyselyPGlite(client).dialect;
