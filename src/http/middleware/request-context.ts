@@ -10,6 +10,9 @@ const VALID_ID = /^[A-Za-z0-9._-]{1,128}$/;
  * tokens), status and duration.
  */
 export function requestContext(logger: Logger, trustProxy: boolean) {
+  // The request line's fields are fixed and hold no secret (never the query), so it skips the redaction
+  // paths, which cost more than the rest of the line; everything else logged through ctx.state.log keeps them.
+  const requestLines = logger.child({}, { redact: [] });
   return async (ctx: Context, next: Next): Promise<void> => {
     const incoming = ctx.get('x-request-id');
     const requestId = trustProxy && VALID_ID.test(incoming) ? incoming : randomUUID();
@@ -22,7 +25,7 @@ export function requestContext(logger: Logger, trustProxy: boolean) {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
+      requestLines.info({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
     }
   };
 }
