@@ -11,6 +11,8 @@
  *   npm run bench                      (DATABASE_URL / REDIS_URL default to the loopback servers)
  *   BENCH_SECONDS=4 BENCH_SIGN_IN_SECONDS=8   seconds per endpoint and per sign-in run
  *   BENCH_CPU_PROF=dir                 also writes a --cpu-prof profile of the Gatehouse process there
+ *   BENCH_ONLY='JWKS|userinfo'         only these endpoints, and no sign-ins unless "sign-in" is listed
+ *                                      (for profiling one thing; the targets then judge only what ran)
  */
 import './support/local-stores.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -26,7 +28,8 @@ import { basicAuth, returningUsers, signIn, signInLoad, type Browser, type SignI
 
 const ENDPOINT_SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const SIGN_IN_SECONDS = Number(process.env.BENCH_SIGN_IN_SECONDS ?? 8);
-const CONCURRENCIES = [1, 4, 16];
+const ONLY = process.env.BENCH_ONLY?.split('|').map((name) => name.trim());
+const CONCURRENCIES = !ONLY || ONLY.includes('sign-in') ? [1, 4, 16] : [];
 const NAMES = ['baseline', 'gatehouse'] as const;
 type Name = (typeof NAMES)[number];
 
@@ -102,8 +105,8 @@ const subjects: Subject[] = [];
 try {
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const starts: Record<Name, () => Promise<ChildServer>> = {
-    baseline: () => startChildServer('bench/baseline/bare-provider.ts', { BASELINE_SETTINGS: JSON.stringify(provisioned.baseline) }, (line) => line === 'ready'),
-    gatehouse: () => startChildServer('src/main.ts', provisioned.gatehouseEnv, (line) => line.includes('"msg":"Gatehouse is ready"'), profile),
+    baseline: () => startChildServer('bench/baseline/bare-provider.ts', { BASELINE_SETTINGS: JSON.stringify(provisioned.baseline) }, `${provisioned.baseline.issuer}/.well-known/openid-configuration`),
+    gatehouse: () => startChildServer('src/main.ts', provisioned.gatehouseEnv, `${provisioned.gatehouseEnv.ISSUER}/readyz`, profile),
   };
   const issuers: Record<Name, string> = { baseline: provisioned.baseline.issuer, gatehouse: provisioned.gatehouseEnv.ISSUER! };
   for (const name of NAMES) {
@@ -116,17 +119,17 @@ try {
   for (const subject of subjects) subject.figures.idleRssMb = subject.server.rssMb();
   for (const subject of subjects) subject.requests = await endpointRequests(subject.target);
 
-  const endpoints = Object.keys(subjects[0]!.requests);
+  const endpoints = Object.keys(subjects[0]!.requests).filter((name) => !ONLY || ONLY.includes(name));
   for (const [index, endpoint] of endpoints.entries()) {
     for (const subject of inTurn(subjects, index)) {
-      const result: EndpointResult = await whileSampling(subject, () => loadEndpoint(subject.target.issuer, subject.requests[endpoint]!, ENDPOINT_SECONDS));
+      const result: EndpointResult = await whileSampling(subject, () => loadEndpoint(subject.target.issuer, subject.requests[endpoint]!, subject.server.cpuMs, ENDPOINT_SECONDS));
       subject.figures.endpoints[endpoint] = result;
-      log(`${endpoint}: ${subject.name} ${result.requestsPerSecond.toFixed(0)} req/s`);
+      log(`${endpoint}: ${subject.name} ${result.requestsPerSecond.toFixed(0)} req/s, CPU ${(result.cpuMsPerRequest * 1000).toFixed(0)} µs per request`);
     }
   }
 
   const browsers = new Map<Subject, Browser[]>();
-  for (const subject of subjects) browsers.set(subject, await returningUsers(subject.target, BENCH_USERS.slice(0, Math.max(...CONCURRENCIES))));
+  for (const subject of subjects) browsers.set(subject, await returningUsers(subject.target, BENCH_USERS.slice(0, Math.max(0, ...CONCURRENCIES))));
   for (const [index, concurrency] of CONCURRENCIES.entries()) {
     for (const subject of inTurn(subjects, index)) {
       const figures = await signInFigures(subject, browsers.get(subject)!.slice(0, concurrency));

@@ -4,7 +4,7 @@
  * argon2id verify of the account's stored hash, login and consent in one step). It issues the same token
  * formats as Gatehouse (opaque by default, RFC 9068 JWT or opaque per API through resource indicators),
  * signs with Gatehouse's own keys, and reads accounts from the same database. Run by bench/run.ts as its
- * own process, with its settings in BASELINE_SETTINGS; prints "ready" once it listens.
+ * own process, with its settings in BASELINE_SETTINGS.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -122,7 +122,7 @@ const server = createServer((req, res) => {
     if (!res.headersSent) res.writeHead(500).end(String(error));
   });
 });
-server.listen(settings.port, '127.0.0.1', () => process.stdout.write('ready\n'));
+server.listen(settings.port, '127.0.0.1');
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();

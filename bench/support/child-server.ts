@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -12,7 +13,7 @@ const TICKS_PER_SECOND = 100;
  */
 export interface ChildServer {
   pid: number;
-  /** Milliseconds from spawn to the ready line on stdout. */
+  /** Milliseconds from spawn until it answers its ready URL. */
   readyMs: number;
   /** User + system CPU time of the whole process (argon2's libuv threads included), in ms. */
   cpuMs(): number;
@@ -22,34 +23,30 @@ export interface ChildServer {
 }
 
 /**
- * Spawns `node <script>` from the repository root with exactly `env` (plus PATH), and resolves once a
- * stdout line satisfies `isReady`. Later output is read and dropped (a full pipe would stall the server's
+ * Spawns `node <script>` from the repository root with exactly `env` (plus PATH), and resolves once
+ * `readyUrl` answers 200 (polled every 10 ms: the time to ready is the time until it serves, whatever its
+ * log level). stdout is read and dropped, as a log collector would (a full pipe would stall the server's
  * logging); stderr is kept for the error when it exits early.
  */
-export async function startChildServer(script: string, env: Record<string, string>, isReady: (line: string) => boolean, extraArgs: string[] = []): Promise<ChildServer> {
+export async function startChildServer(script: string, env: Record<string, string>, readyUrl: string, extraArgs: string[] = []): Promise<ChildServer> {
   const started = performance.now();
   const child: ChildProcess = spawn(process.execPath, [...extraArgs, script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.stdout!.resume();
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const readyMs = await new Promise<number>((resolve, reject) => {
-    let partial = '';
-    let ready = false;
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (ready) return;
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      if (lines.some(isReady)) {
-        ready = true;
-        resolve(performance.now() - started);
-      }
-    });
-    void exited.then((code) => reject(new Error(`${script} exited (${code}) before it was ready: ${stderr}`)));
-  });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', (code) => resolve(void (exitCode = code))));
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`${script} exited (${exitCode}) before it was ready: ${stderr}`);
+    const status = await fetch(readyUrl).then((response) => response.status, () => 0);
+    if (status === 200) break;
+    await sleep(10);
+  }
+  const readyMs = performance.now() - started;
   const pid = child.pid!;
   return {
     pid,

@@ -10,7 +10,7 @@ interface LoadOptions {
   duration: number;
 }
 interface LoadResult {
-  requests: { average: number };
+  requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;
   errors: number;
@@ -31,6 +31,8 @@ export interface EndpointResult {
   requestsPerSecond: number;
   p50: number;
   p99: number;
+  /** The server's CPU time over the measured run divided by the requests answered, in ms. */
+  cpuMsPerRequest: number;
 }
 
 /** Connections kept busy: enough to saturate one Node process on 2 cores without queueing much. */
@@ -41,7 +43,7 @@ const CONNECTIONS = 8;
  * dropped, then `seconds` measured. Any answer but 2xx, or a socket error, fails the benchmark: a fast
  * error page is no result.
  */
-export async function loadEndpoint(base: string, request: EndpointRequest, seconds: number, warmupSeconds = 1): Promise<EndpointResult> {
+export async function loadEndpoint(base: string, request: EndpointRequest, serverCpuMs: () => number, seconds: number, warmupSeconds = 1): Promise<EndpointResult> {
   const options: LoadOptions = {
     url: `${base}${request.path}`,
     method: request.method,
@@ -59,6 +61,8 @@ export async function loadEndpoint(base: string, request: EndpointRequest, secon
     return result;
   };
   await run(warmupSeconds);
+  const cpuBefore = serverCpuMs();
   const result = await run(seconds);
-  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  const cpuMsPerRequest = (serverCpuMs() - cpuBefore) / result.requests.total;
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, cpuMsPerRequest };
 }

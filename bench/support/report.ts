@@ -52,6 +52,7 @@ export function table(result: BenchResult): string {
   for (const name of Object.keys(b.endpoints)) {
     const [be, ge] = [b.endpoints[name]!, g.endpoints[name]!];
     rows.push([`${name} (req/s)`, fixed(be.requestsPerSecond, 0), fixed(ge.requestsPerSecond, 0), ratio(ge.requestsPerSecond, be.requestsPerSecond)]);
+    rows.push([`${name}, server CPU per request (µs)`, fixed(be.cpuMsPerRequest * 1000, 0), fixed(ge.cpuMsPerRequest * 1000, 0), ratio(ge.cpuMsPerRequest, be.cpuMsPerRequest)]);
   }
   b.signIns.forEach((bs, index) => {
     const gs = g.signIns[index]!;
