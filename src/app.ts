@@ -287,9 +287,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       upstreamLinks,
       https,
       now: () => new Date(clock()),
+      clock,
     });
     koa.use(interactions.routes()).use(interactions.allowedMethods());
-    koa.use(upstreamCallbackRouter({ upstreams, https, db, audit, links: upstreamLinks, logger, provider: holder.current }).routes());
+    koa.use(upstreamCallbackRouter({ upstreams, https, db, audit, links: upstreamLinks, logger, provider: holder.current, clock }).routes());
     const passkeys = { db, issuer: config.issuer, now: () => new Date(clock()) };
     const passkeySignIn = passkeySignInRouter({
       passkeys,

@@ -59,7 +59,7 @@ export function upstreamSettingsRouter(deps: AccountSettingsDeps, render: Render
       return security(ctx, account, [{ field: upstreamPasswordField(id), messageKey: 'settings.problem.currentPassword' }], 400);
     }
     try {
-      const url = await startUpstreamFlow({ upstreams: deps.upstreams, https }, ctx, id, { purpose: 'link', accountId: account.id });
+      const url = await startUpstreamFlow({ upstreams: deps.upstreams, https, clock: () => deps.now().getTime() }, ctx, id, { purpose: 'link', accountId: account.id });
       ctx.status = 303;
       ctx.redirect(url.href);
     } catch (error) {

@@ -73,6 +73,7 @@ export const AUDIT_FAILURE_REASONS = [
   'upstream_failed',
   'upstream_unavailable',
   'upstream_no_email',
+  'upstream_unverified_email',
   'upstream_no_account',
 ] as const;
 

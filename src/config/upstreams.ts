@@ -73,7 +73,8 @@ export function readUpstreams(input: Record<string, string | undefined>): { upst
     const prefix = `UPSTREAM_${id.toUpperCase()}`;
     // One provider, one spelling: the callback path is lower case, so Google and GOOGLE would be the same one.
     if (keyIds.size > 1) problems.push(`${prefix}: spelled ${[...keyIds].join(' and ')}; use one spelling for the id`);
-    const preset = UPSTREAM_PRESETS[id];
+    // hasOwn: an id such as CONSTRUCTOR must not find Object.prototype's members.
+    const preset = Object.hasOwn(UPSTREAM_PRESETS, id) ? UPSTREAM_PRESETS[id] : undefined;
     const rawIssuer = values.ISSUER ?? preset?.issuer;
     if (!rawIssuer) problems.push(`${prefix}_ISSUER: required (the provider's issuer URL)`);
     if (!values.CLIENT_ID) problems.push(`${prefix}_CLIENT_ID: required (the client id Gatehouse has at the provider)`);

@@ -25,11 +25,6 @@ export const UNMET = {
 };
 
 /**
- * Ends the login prompt with `login`, once every factor has passed (MFA-06). If the RP made an acr
- * essential that this sign-in does not meet, the spec's error goes back instead: finishing anyway would
- * only send oidc-provider straight back into another login prompt.
- */
-/**
  * What every finished sign-in does besides resolving the prompt: the audit row, the new-browser check,
  * and linking the upstream identity the sign-in was proving ownership for (issue 12).
  */
@@ -44,6 +39,11 @@ function pendingLinkOf(stage: Stage): PendingLink | undefined {
   return 'link' in stage ? stage.link : undefined;
 }
 
+/**
+ * Ends the login prompt with `login`, once every factor has passed (MFA-06). If the RP made an acr
+ * essential that this sign-in does not meet, the spec's error goes back instead: finishing anyway would
+ * only send oidc-provider straight back into another login prompt.
+ */
 export async function finishLogin(ctx: Context, provider: Provider, loaded: LoadedInteraction, login: LoginResult, effects: SignInEffects): Promise<void> {
   const { essential } = acrRequestOf(loaded.interaction.params);
   if (essential && !essential.includes(login.acr)) return finishInteraction(ctx, provider, UNMET);

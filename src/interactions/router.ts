@@ -38,6 +38,7 @@ export interface InteractionDeps extends SecondFactorDeps {
   /** The issuer is https: cookies are Secure. */
   https: boolean;
   now(): Date;
+  clock?: () => number;
 }
 
 /** Field names are a stable contract for password managers and scripts: `email`, `password`. */

@@ -80,7 +80,8 @@ export function addSecondFactorRoutes(router: Router, deps: SecondFactorDeps, pa
       await deps.audit.record({ type: 'mfa_enabled', accountId: stage.accountId, clientId: clientIdOf(loaded), details: { factor: 'totp', during: 'sign_in' } }, ctx);
       await notify(ctx, stage.accountId, 'on');
       const recoveryCodes = await generateRecoveryCodes(deps.recoveryCodes, stage.accountId);
-      const enrolled: Stage = { name: 'enrolled', accountId: stage.accountId, amr: stage.amr, remember: stage.remember };
+      // The upstream identity this sign-in proves ownership for (issue 12) waits for the continue button too.
+      const enrolled: Stage = { name: 'enrolled', accountId: stage.accountId, amr: stage.amr, remember: stage.remember, ...(stage.link ? { link: stage.link } : {}) };
       await provider.interactionResult(ctx.req, ctx.res, { gatehouse: enrolled }, { mergeWithLastSubmission: false });
       // Shown once, in this response only; reloading the page shows the continue button without them.
       const recoveryCodesFile = codesFile(deps.issuer, deps.totp.now(), recoveryCodes, localeOf(ctx));

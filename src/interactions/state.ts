@@ -10,7 +10,7 @@ import { z } from 'zod';
 export const AMR_VALUES = ['pwd', 'otp', 'hwk', 'swk', 'mfa', 'fed'] as const;
 
 /** Why an upstream sign-in came back to the sign-in page (shown as a plain message there). */
-export const UPSTREAM_NOTICES = ['cancelled', 'failed', 'no_email', 'no_account', 'refused', 'unverified', 'unavailable'] as const;
+export const UPSTREAM_NOTICES = ['cancelled', 'failed', 'no_email', 'unverified_email', 'no_account', 'refused', 'unverified', 'unavailable'] as const;
 export type UpstreamNotice = (typeof UPSTREAM_NOTICES)[number];
 
 const loginStage = z.object({
@@ -65,6 +65,8 @@ const linkStage = z.object({
   accountId: z.string().min(1),
   /** The account's address (the password's limits are keyed by it). */
   email: z.string().min(1),
+  /** False: the account has no password to give (made by another provider): the page says how to link instead. */
+  hasPassword: z.boolean().default(true),
   link: pendingLink,
 });
 

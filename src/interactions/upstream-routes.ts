@@ -26,6 +26,8 @@ export interface UpstreamSignInDeps extends SignInEffects {
   https: boolean;
   provider(): Provider;
   now(): Date;
+  /** Milliseconds since the epoch for the upstream flow's expiry (tests move it); Date.now when unset. */
+  clock?: () => number;
   accounts: { registrationOpen: boolean; allowUnverifiedSignIn: boolean; mfaRequired: boolean };
 }
 
@@ -52,7 +54,13 @@ export function addUpstreamSignInRoutes(router: Router, deps: UpstreamSignInDeps
     await saveStage(ctx, provider, { name: 'login', upstreamNotice: { reason, provider: upstream } });
   };
   const linkPage = (ctx: Context, loaded: LoadedInteraction, stage: LinkStage, error?: string) =>
-    page(ctx, loaded, 'interaction/link', { title: 'link.heading', email: stage.email, providerName: deps.upstreams.get(stage.link.provider)?.name ?? stage.link.provider, error });
+    page(ctx, loaded, 'interaction/link', {
+      title: 'link.heading',
+      email: stage.email,
+      hasPassword: stage.hasPassword,
+      providerName: deps.upstreams.get(stage.link.provider)?.name ?? stage.link.provider,
+      error,
+    });
 
   // A link, not a form: it works without JavaScript, and the page's form-action need not name every upstream.
   router.get('/upstream/:provider', async (ctx) => {
@@ -88,6 +96,7 @@ export function addUpstreamSignInRoutes(router: Router, deps: UpstreamSignInDeps
           name: 'link',
           accountId: resolution.account.id,
           email: resolution.account.email,
+          hasPassword: resolution.account.password_hash !== null,
           link: { provider: upstream.id, subject: stage.subject, email: stage.email ?? null },
         });
       case 'created':

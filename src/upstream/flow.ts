@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
@@ -9,9 +9,11 @@ import type { Upstreams } from './providers.ts';
 /**
  * The authorization code flow at an upstream provider, done by openid-client: code + PKCE (S256), state
  * and nonce. What the callback must match travels in a signed, HttpOnly cookie scoped to that
- * provider's callback path: only the browser that started the flow sends it back (a callback opened in
- * another browser, or forged into this one, has no cookie or another state), and it is cleared at the
- * first callback that matches, so a replayed callback finds nothing to complete.
+ * provider's callback path and named after the flow's state (so two tabs' flows do not overwrite each
+ * other): only the browser that started the flow sends it back (a callback opened in another browser,
+ * or forged into this one, finds no cookie for its state), it carries its own start time (refused after
+ * PENDING_MAX_AGE_MS even if a browser kept it), and it is cleared at the first callback that matches,
+ * so a replayed callback finds nothing to complete.
  */
 
 /** Where the flow returns: a sign-in interaction, or the account page linking another provider. */
@@ -25,6 +27,8 @@ const pendingSchema = z.object({
   state: z.string().min(20),
   nonce: z.string().min(20),
   verifier: z.string().min(43),
+  /** When the flow started (ms since the epoch). */
+  startedAt: z.number().int(),
 });
 type Pending = z.infer<typeof pendingSchema>;
 
@@ -42,17 +46,21 @@ export type UpstreamOutcome = { ok: true; claims: UpstreamClaims } | { ok: false
 /** The callback does not belong to a flow this browser started (another browser, expired, forged or replayed). */
 export class UpstreamCallbackError extends AppError {
   constructor() {
-    super(400, 'invalid_upstream_callback', 'This sign-in was started in another browser, has already been used, or took too long. Go back to the application and sign in again.');
+    super(400, 'invalid_upstream_callback', 'This answer from the sign-in provider does not belong to anything this browser started: it was started in another browser, has already been used, or took too long. Start again.');
   }
 }
 
 /** A flow must come back within this long (an upstream sign-in with a second factor fits well inside). */
 const PENDING_MAX_AGE_MS = 10 * 60 * 1000;
-const cookieName = (https: boolean, id: string) => `${https ? '__Secure-' : ''}gh_upstream_${id}`;
+/** One cookie per flow: its name holds a digest of the state, which the callback brings back in its query. */
+const cookieName = (https: boolean, id: string, state: string) =>
+  `${https ? '__Secure-' : ''}gh_upstream_${id}_${createHash('sha256').update(state).digest('base64url').slice(0, 16)}`;
 
 export interface UpstreamFlowDeps {
   upstreams: Upstreams;
   https: boolean;
+  /** Milliseconds since the epoch; defaults to Date.now. */
+  clock?: () => number;
 }
 
 /**
@@ -62,8 +70,9 @@ export interface UpstreamFlowDeps {
 export async function startUpstreamFlow(deps: UpstreamFlowDeps, ctx: Context, id: string, target: UpstreamTarget): Promise<URL> {
   const upstream = deps.upstreams.get(id)!;
   const config = await deps.upstreams.client(id);
-  const pending: Pending = { target, state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
-  ctx.cookies.set(cookieName(deps.https, id), Buffer.from(JSON.stringify(pending)).toString('base64url'), {
+  const now = deps.clock ?? Date.now;
+  const pending: Pending = { target, state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), startedAt: now() };
+  ctx.cookies.set(cookieName(deps.https, id, pending.state), Buffer.from(JSON.stringify(pending)).toString('base64url'), {
     signed: true,
     httpOnly: true,
     // lax: the upstream sends the browser back with a top-level GET from its own site.
@@ -83,18 +92,25 @@ export async function startUpstreamFlow(deps: UpstreamFlowDeps, ctx: Context, id
   });
 }
 
-function readPending(ctx: Context, https: boolean, id: string): Pending | undefined {
-  const raw = ctx.cookies.get(cookieName(https, id), { signed: true });
+function readPending(ctx: Context, deps: UpstreamFlowDeps, id: string, state: string): Pending | undefined {
+  const raw = ctx.cookies.get(cookieName(deps.https, id, state), { signed: true });
   if (!raw) return undefined;
   try {
     const parsed = pendingSchema.safeParse(JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
+    if (!parsed.success) return undefined;
+    const age = (deps.clock ?? Date.now)() - parsed.data.startedAt;
+    return age >= 0 && age <= PENDING_MAX_AGE_MS ? parsed.data : undefined;
   } catch {
     return undefined;
   }
 }
 
-const sameText = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+/** Constant-time equality of two strings of any content (compared as UTF-8 bytes). */
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
 
 /**
  * Completes the flow at the callback: matches the pending cookie and the state, then lets openid-client
@@ -108,11 +124,11 @@ export async function completeUpstreamFlow(
   ctx: Context,
   id: string,
 ): Promise<{ target: UpstreamTarget; outcome: UpstreamOutcome }> {
-  const pending = readPending(ctx, deps.https, id);
-  const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-  // A wrong state leaves the cookie alone: a forged callback must not spoil the flow this browser really started.
+  const state = typeof ctx.query.state === 'string' && ctx.query.state.length <= 200 ? ctx.query.state : '';
+  // A wrong state finds no cookie and leaves the real flow's alone: a forged callback spoils nothing.
+  const pending = state ? readPending(ctx, deps, id, state) : undefined;
   if (!pending || !sameText(state, pending.state)) throw new UpstreamCallbackError();
-  ctx.cookies.set(cookieName(deps.https, id), '', { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.https, path: upstreamCallbackPath(id), maxAge: 0, overwrite: true });
+  ctx.cookies.set(cookieName(deps.https, id, state), '', { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.https, path: upstreamCallbackPath(id), maxAge: 0, overwrite: true });
   if (typeof ctx.query.error === 'string') {
     return { target: pending.target, outcome: { ok: false, reason: ctx.query.error === 'access_denied' ? 'cancelled' : 'failed' } };
   }

@@ -55,7 +55,8 @@ export function createUpstreamLinks(deps: UpstreamLinkDeps): UpstreamLinks {
       return linked;
     },
     async unlink(ctx, accountId, provider) {
-      const outcome = await deleteUpstreamIdentityUnlessLast(deps.db, accountId, provider);
+      const configured = deps.upstreams.list().map((upstream) => upstream.id);
+      const outcome = await deleteUpstreamIdentityUnlessLast(deps.db, accountId, provider, configured);
       const account = outcome === 'unlinked' ? await findAccountById(deps.db, accountId) : undefined;
       if (account) await tell(ctx, account, provider, 'unlinked');
       return outcome;

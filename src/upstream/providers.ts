@@ -26,13 +26,15 @@ export interface Upstreams {
   /**
    * The provider's discovered configuration, with ID token signatures checked (openid-client skips them
    * by default for tokens fetched straight from the token endpoint; we never trust the channel alone).
-   * @throws UpstreamUnavailableError when discovery fails (not cached: the next sign-in tries again).
+   * @throws UpstreamUnavailableError when discovery fails (remembered for 30 s, then tried again).
    */
   client(id: string): Promise<oidc.Configuration>;
 }
 
 /** Re-read discovery documents this often, so an upstream's moved endpoints are followed without a restart. */
 const DISCOVERY_MAX_AGE_MS = 24 * 3600 * 1000;
+/** A failed discovery is remembered this long: pages that ask for the provider do not each wait for it while it is down. */
+const DISCOVERY_FAILURE_MAX_AGE_MS = 30 * 1000;
 /** Seconds any one request to an upstream may take before the sign-in fails with a plain message. */
 const UPSTREAM_TIMEOUT_SECONDS = 10;
 
@@ -42,7 +44,7 @@ const UPSTREAM_TIMEOUT_SECONDS = 10;
  */
 export function createUpstreams(upstreams: readonly UpstreamConfig[], issuer: string, clock: () => number = Date.now, fetchImpl?: oidc.CustomFetch): Upstreams {
   const byId = new Map(upstreams.map((upstream) => [upstream.id, upstream]));
-  const discovered = new Map<string, { at: number; config: Promise<oidc.Configuration> }>();
+  const discovered = new Map<string, { at: number; config: Promise<oidc.Configuration>; failed: boolean }>();
 
   async function discover(upstream: UpstreamConfig): Promise<oidc.Configuration> {
     // http is accepted by the config only on loopback (a local IdP, the tests' upstream).
@@ -67,11 +69,14 @@ export function createUpstreams(upstreams: readonly UpstreamConfig[], issuer: st
       const upstream = byId.get(id);
       if (!upstream) return Promise.reject(new Error(`no upstream ${id}`));
       const cached = discovered.get(id);
-      if (cached && clock() - cached.at < DISCOVERY_MAX_AGE_MS) return cached.config;
-      const config = discover(upstream);
-      discovered.set(id, { at: clock(), config });
-      config.catch(() => discovered.delete(id));
-      return config;
+      if (cached && clock() - cached.at < (cached.failed ? DISCOVERY_FAILURE_MAX_AGE_MS : DISCOVERY_MAX_AGE_MS)) return cached.config;
+      const entry: { at: number; config: Promise<oidc.Configuration>; failed: boolean } = { at: clock(), config: discover(upstream), failed: false };
+      discovered.set(id, entry);
+      entry.config.catch(() => {
+        entry.at = clock();
+        entry.failed = true;
+      });
+      return entry.config;
     },
   };
 }

@@ -9,7 +9,7 @@ import type { UpstreamClaims } from './flow.ts';
 export type UpstreamResolution =
   /** The identity is linked to this account: the upstream was the first factor. */
   | { kind: 'account'; account: AccountRow }
-  /** No identity yet, no account had the address: this one was made for it, the identity linked. */
+  /** No identity yet, no account had the address (which the upstream verified): this one was made for it, the identity linked. */
   | { kind: 'created'; account: AccountRow }
   /**
    * No identity yet, but an account has the upstream's address: its owner must prove the account is
@@ -17,7 +17,7 @@ export type UpstreamResolution =
    * calls the address verified does not matter: anyone may hold an upstream account with someone's address.
    */
   | { kind: 'prove-ownership'; account: AccountRow }
-  | { kind: 'refused'; reason: 'no_email' | 'no_account' | 'refused' };
+  | { kind: 'refused'; reason: 'no_email' | 'unverified_email' | 'no_account' | 'refused' };
 
 export interface ResolveDeps {
   db: Db;
@@ -44,10 +44,14 @@ export async function resolveUpstreamSignIn(deps: ResolveDeps, provider: string,
   const existing = await findAccountByEmail(deps.db, email);
   if (existing) return { kind: 'prove-ownership', account: existing };
   if (!deps.mayCreateAccounts) return { kind: 'refused', reason: 'no_account' };
+  // An address the upstream does not vouch for makes no account: whoever holds it there could otherwise
+  // claim someone's address here before its owner comes (account pre-hijacking). Registering with a
+  // password proves the address by mail; the upstream can then be linked from the account page.
+  if (!claims.emailVerified) return { kind: 'refused', reason: 'unverified_email' };
   try {
     const account = await deps.db.transaction().execute(async (trx) => {
-      const row = await insertAccount(trx, { email, name: claims.name?.slice(0, 200) ?? null, email_verified: claims.emailVerified, password_hash: null, disabled_at: null });
-      if (!(await insertUpstreamIdentity(trx, { provider, subject: claims.subject, accountId: row.id, email, addressUnproven: !claims.emailVerified, now: deps.now() }))) {
+      const row = await insertAccount(trx, { email, name: claims.name?.slice(0, 200) ?? null, email_verified: true, password_hash: null, disabled_at: null });
+      if (!(await insertUpstreamIdentity(trx, { provider, subject: claims.subject, accountId: row.id, email, addressUnproven: false, now: deps.now() }))) {
         throw new IdentityTakenError();
       }
       return row;

@@ -21,6 +21,8 @@ export interface UpstreamCallbackDeps {
   links: UpstreamLinks;
   logger: Logger;
   provider(): Provider;
+  /** Milliseconds since the epoch (the pending flow's expiry); Date.now when unset. */
+  clock?: () => number;
 }
 
 /** Where the account page learns how linking went: /account/security?upstream={id}&result={result}. */
@@ -75,7 +77,7 @@ export function upstreamCallbackRouter(deps: UpstreamCallbackDeps): Router {
   async function intoAccount(ctx: Context, accountId: string, id: string, outcome: UpstreamOutcome): Promise<void> {
     const result = await linkResult(ctx, accountId, id, outcome);
     ctx.status = 303;
-    ctx.redirect(`/account/security?${new URLSearchParams({ upstream: id, result: result })}`);
+    ctx.redirect(`/account/security?${new URLSearchParams({ upstream: id, result })}`);
   }
 
   async function linkResult(ctx: Context, accountId: string, id: string, outcome: UpstreamOutcome): Promise<LinkResult> {

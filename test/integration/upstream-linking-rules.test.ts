@@ -24,11 +24,13 @@ async function upstreamSignIn(stack: UpstreamStack, sub: string, ua = new UserAg
 /** Issue 12's linking rules that need a configuration of their own or an account in a given state. */
 describe('upstream linking rules', () => {
   let stack: UpstreamStack;
+  /** How far the server's clock runs ahead (the pending flow's expiry). */
+  let offset = 0;
   let totpSecret: string;
   const db = () => stack.server.app.db;
 
   beforeAll(async () => {
-    stack = await startUpstreamStack({ DATA_DIR: 'memory://', REGISTRATION: 'closed' });
+    stack = await startUpstreamStack({ DATA_DIR: 'memory://', REGISTRATION: 'closed' }, { clock: () => Date.now() + offset });
     await seedBasics(stack.server);
     const owner = await createAccount(db(), stack.server.app.hasher, { ...OWNER, emailVerified: true });
     const past = { db: db(), keyEncryptionKeys: stack.server.config.keyEncryptionKeys, now: () => new Date(Date.now() - 60_000) };
@@ -83,6 +85,34 @@ describe('upstream linking rules', () => {
     await db().deleteFrom('upstream_identities').where('provider', '=', 'other').execute();
   });
 
+  it('tells the owner of an account without a password how to link instead of asking for one', async () => {
+    await createAccount(db(), stack.server.app.hasher, { email: 'no.password@example.com', emailVerified: true });
+    stack.upstream.users.set('nopass-sub', { email: 'no.password@example.com', email_verified: true });
+    const { ua, landing } = await upstreamSignIn(stack, 'nopass-sub');
+    expect(landing.html).toContain('This account has no password');
+    expect(landing.html).not.toContain('name="password"');
+    expect(await findUpstreamIdentity(db(), UPSTREAM_ID, 'nopass-sub')).toBeUndefined();
+    const back = await submitForm(ua, stack.server.issuer, landing, '/restart');
+    expect(back.html).toContain('name="password"'); // the ordinary sign-in page again, nothing linked
+  });
+
+  it('refuses a callback that comes back after the flow\'s 10 minutes, even from the browser that kept its cookie', async () => {
+    const ua = new UserAgent();
+    const page = await followAcross(ua, rawAuthorization(stack.server.issuer, { client_id: 'house', redirect_uri: REDIRECT_URI }).url);
+    const upstreamPage = await clickUpstream(ua, stack.server.issuer, page);
+    offset = 11 * 60 * 1000;
+    try {
+      const target = new URL(/action="([^"]*\/login)"/.exec(upstreamPage.html)![1]!, stack.upstream.issuer).href;
+      const resume = (await ua.post(target, { sub: 'stranger', action: 'login' })).headers.get('location')!;
+      const callbackUrl = (await ua.get(new URL(resume, stack.upstream.issuer).href)).headers.get('location')!;
+      const late = await ua.get(callbackUrl, { accept: 'application/json' });
+      expect(late.status).toBe(400);
+      expect(await late.json()).toMatchObject({ error: 'invalid_upstream_callback' });
+    } finally {
+      offset = 0;
+    }
+  });
+
   it('refuses a disabled account its linked identity', async () => {
     const account = await createAccount(db(), stack.server.app.hasher, { email: 'disabled.here@example.com', emailVerified: true });
     await db().insertInto('upstream_identities').values({ provider: UPSTREAM_ID, subject: 'disabled-sub', account_id: account.id, email: null, last_used_at: null }).execute();
@@ -100,38 +130,52 @@ describe('upstream account creation with UPSTREAM_<ID>_CREATE_ACCOUNTS', () => {
     const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
     stack = await startUpstreamStack({ DATA_DIR: 'memory://', REGISTRATION: 'closed', UPSTREAM_TEST_CREATE_ACCOUNTS: 'true' }, { logger });
     await seedBasics(stack.server);
-    stack.upstream.users.set('staff-1', { email: 'staff.one@example.com', email_verified: false, name: 'Staff One' });
+    stack.upstream.users.set('staff-1', { email: 'staff.one@example.com', email_verified: true, name: 'Staff One' });
+    stack.upstream.users.set('unverified-1', { email: 'not.vouched@example.com', email_verified: false });
+    stack.upstream.users.set('squatter', { email: 'pending.owner@example.com', email_verified: true });
   });
   afterAll(() => stack?.close());
 
-  it('creates the account although registration is closed, with email_verified only as the upstream says', async () => {
+  it('creates the account although registration is closed, its address verified as the upstream says', async () => {
     const { landing } = await upstreamSignIn(stack, 'staff-1');
     expect(landing.url.startsWith(REDIRECT_URI)).toBe(true);
-    expect(await findAccountByEmail(stack.server.app.db, 'staff.one@example.com')).toMatchObject({ email_verified: false, password_hash: null });
+    expect(await findAccountByEmail(stack.server.app.db, 'staff.one@example.com')).toMatchObject({ email_verified: true, password_hash: null });
   });
 
-  it('unlinks, at the password reset that proves the mailbox, an identity linked while the address was unproven (account pre-hijacking)', async () => {
+  it('makes no account from an address the upstream does not vouch for (account pre-hijacking)', async () => {
+    const { landing } = await upstreamSignIn(stack, 'unverified-1');
+    expect(landing.url.startsWith(REDIRECT_URI)).toBe(false);
+    expect(landing.html).toContain('Test IdP has not confirmed your email address, so no account can be made with it here.');
+    expect(await findAccountByEmail(stack.server.app.db, 'not.vouched@example.com')).toBeUndefined();
+    expect(await findUpstreamIdentity(stack.server.app.db, UPSTREAM_ID, 'unverified-1')).toBeUndefined();
+  });
+
+  it('unlinks, at the password reset that proves the mailbox, an identity linked while the address was unproven', async () => {
     const db = stack.server.app.db;
-    const account = (await findAccountByEmail(db, 'staff.one@example.com'))!;
-    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'staff-1')).toMatchObject({ account_id: account.id, address_unproven: true });
+    // Someone registered the address (never confirmed it) and linked their upstream account with the password they chose.
+    const account = await createAccount(db, stack.server.app.hasher, { email: 'pending.owner@example.com', password: 'chosen by whoever registered it', emailVerified: false });
+    const { ua, landing } = await upstreamSignIn(stack, 'squatter');
+    const linked = await submitForm(ua, stack.server.issuer, landing, '/link', { password: 'chosen by whoever registered it' });
+    expect(linked.url.startsWith(REDIRECT_URI)).toBe(true);
+    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'squatter')).toMatchObject({ account_id: account.id, address_unproven: true });
     // The address's real owner asks for a reset, follows the mailed link and sets a password.
     const owner = new UserAgent();
-    expect((await fillForm(owner, stack.server.issuer, '/forgot-password', { email: 'staff.one@example.com' })).status).toBeLessThan(400);
+    expect((await fillForm(owner, stack.server.issuer, '/forgot-password', { email: 'pending.owner@example.com' })).status).toBeLessThan(400);
     let link: string | undefined;
     for (let tries = 0; !link && tries < 50; tries += 1) {
-      const mails = await db.selectFrom('mail_outbox').select('text_body').where('recipient', '=', 'staff.one@example.com').execute();
+      const mails = await db.selectFrom('mail_outbox').select('text_body').where('recipient', '=', 'pending.owner@example.com').execute();
       link = mails.map((mail) => /https?:\/\/\S+\/reset-password\?token=[\w-]+/.exec(mail.text_body)?.[0]).find(Boolean);
       if (!link) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await followAcross(owner, link!);
     const done = await fillForm(owner, stack.server.issuer, '/reset-password', { password: 'the real owner of this mailbox' });
     expect(done.status).toBe(200);
-    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'staff-1')).toBeUndefined();
+    expect(await findUpstreamIdentity(db, UPSTREAM_ID, 'squatter')).toBeUndefined();
     const audit = await db.selectFrom('audit_events').select('details').where('type', '=', 'upstream_unlinked').where('account_id', '=', account.id).execute();
     expect(audit.at(-1)?.details).toMatchObject({ provider: UPSTREAM_ID, via: 'password_reset' });
     // Whoever holds the upstream account now meets the password page, not the account.
-    const { landing } = await upstreamSignIn(stack, 'staff-1');
-    expect(landing.html).toContain('This email already has an account');
+    const again = await upstreamSignIn(stack, 'squatter');
+    expect(again.landing.html).toContain('This email already has an account');
   });
 
   it('keeps none of the upstream\'s tokens: not in any table, not in any log line', async () => {
@@ -149,5 +193,29 @@ describe('upstream account creation with UPSTREAM_<ID>_CREATE_ACCOUNTS', () => {
       // A JWT's signature alone is as good as a fingerprint of it.
       expect(everything).not.toContain(token.split('.').at(-1)!);
     }
+  });
+});
+
+describe('upstream linking when MFA is required (MFA_REQUIRED=true)', () => {
+  let stack: UpstreamStack;
+  beforeAll(async () => {
+    stack = await startUpstreamStack({ DATA_DIR: 'memory://', MFA_REQUIRED: 'true' });
+    await seedBasics(stack.server);
+    await createAccount(stack.server.app.db, stack.server.app.hasher, { ...OWNER, emailVerified: true });
+    stack.upstream.users.set('owner-at-upstream', { email: OWNER.email, email_verified: true });
+  });
+  afterAll(() => stack?.close());
+
+  it('links after the authenticator app set up inside the sign-in, not before', async () => {
+    const { ua, landing } = await upstreamSignIn(stack, 'owner-at-upstream');
+    const enrol = await submitForm(ua, stack.server.issuer, landing, '/link', { password: OWNER.password });
+    const uri = /href="(otpauth:\/\/[^"]+)"/.exec(enrol.html)![1]!.replace(/&amp;/g, '&');
+    const secret = new URL(uri).searchParams.get('secret')!;
+    const enrolled = await submitForm(ua, stack.server.issuer, enrol, '/enrol', { code: await generate({ secret }) });
+    expect(enrolled.html).toContain('/continue');
+    expect(await findUpstreamIdentity(stack.server.app.db, UPSTREAM_ID, 'owner-at-upstream')).toBeUndefined();
+    const done = await submitForm(ua, stack.server.issuer, enrolled, '/continue');
+    expect(done.url.startsWith(REDIRECT_URI)).toBe(true);
+    expect((await findUpstreamIdentity(stack.server.app.db, UPSTREAM_ID, 'owner-at-upstream'))?.account_id).toBe((await findAccountByEmail(stack.server.app.db, OWNER.email))!.id);
   });
 });

@@ -164,8 +164,20 @@ describe.each(stacks)('upstream sign-in ($name)', (stack) => {
     expect(wrongState.status).toBe(400);
     expect(await wrongState.json()).toMatchObject({ error: 'invalid_upstream_callback' });
 
+    // Bad input of any shape is a 400, never a 500: a state of another byte length, a huge one.
+    for (const state of [`é${'x'.repeat(42)}`, 'x'.repeat(5000)]) {
+      const odd = new URL(callbackUrl);
+      odd.searchParams.set('state', state);
+      expect((await ua.get(odd.href, { accept: 'application/json' })).status).toBe(400);
+    }
+
     const otherBrowser = await new UserAgent().get(callbackUrl.href, { accept: 'application/json' });
     expect(otherBrowser.status).toBe(400);
+    // Another browser with a flow of its own at the same provider: its cookie is for its own state only.
+    const other = await startAt();
+    await clickUpstream(other.ua, issuer(), other.page);
+    const crossed = await other.ua.get(callbackUrl.href, { accept: 'application/json' });
+    expect(crossed.status).toBe(400);
 
     const cookiesBefore = new Map(ua.cookies);
     const { claims } = await redeem(await followAcross(ua, callbackUrl.href), auth);
@@ -176,6 +188,20 @@ describe.each(stacks)('upstream sign-in ($name)', (stack) => {
     for (const [name, value] of cookiesBefore) replay.cookies.set(name, value);
     const replayed = await replay.get(callbackUrl.href, { accept: 'application/json' });
     expect(replayed.status).toBe(400);
+  });
+
+  it('spends the flow at its first callback: the same callback again in the same browser is refused', async () => {
+    // Cancelled at the upstream: the interaction stays at its sign-in form, so only the spent cookie refuses the replay.
+    const { ua, page } = await startAt();
+    const upstreamPage = await clickUpstream(ua, issuer(), page);
+    const target = new URL(/action="([^"]*\/login)"/.exec(upstreamPage.html)![1]!, stack_.upstream.issuer).href;
+    const resume = (await ua.post(target, { sub: '', action: 'cancel' })).headers.get('location')!;
+    const callbackUrl = (await ua.get(new URL(resume, stack_.upstream.issuer).href)).headers.get('location')!;
+    const first = await followAcross(ua, callbackUrl);
+    expect(first.html).toContain('Signing in with Test IdP was cancelled.');
+    const again = await ua.get(callbackUrl, { accept: 'application/json' });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: 'invalid_upstream_callback' });
   });
 
   it('refuses an ID token with a bad signature: back to the sign-in page, nothing created', async () => {

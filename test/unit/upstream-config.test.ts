@@ -62,18 +62,22 @@ describe('upstream providers in the configuration (issue 12)', () => {
     expect(url.searchParams.get('nonce')).toMatch(/^[\w-]{20,}$/);
     // The flow's secrets stay in this browser: a signed, HttpOnly, Secure cookie sent back only to the callback.
     expect(cookies).toEqual([
-      { name: '__Secure-gh_upstream_google', options: expect.objectContaining({ signed: true, httpOnly: true, secure: true, sameSite: 'lax', path: '/upstream/google/callback' }) },
+      { name: expect.stringMatching(/^__Secure-gh_upstream_google_[\w-]{16}$/), options: expect.objectContaining({ signed: true, httpOnly: true, secure: true, sameSite: 'lax', path: '/upstream/google/callback' }) },
     ]);
   });
 
-  it('answers a discovery failure with UpstreamUnavailableError, and tries again next time', async () => {
+  it('answers a discovery failure with UpstreamUnavailableError, remembers it for 30 s, then tries again', async () => {
     const config = loadConfig({ ...BASE, UPSTREAM_CORP_ISSUER: 'https://login.corp.example', UPSTREAM_CORP_CLIENT_ID: 'gatehouse', UPSTREAM_CORP_CLIENT_SECRET: 's' });
     let calls = 0;
-    const upstreams = createUpstreams(config.upstreams, config.issuer, Date.now, async () => {
+    let now = Date.now();
+    const upstreams = createUpstreams(config.upstreams, config.issuer, () => now, async () => {
       calls += 1;
       return new Response('down', { status: 503 });
     });
     await expect(upstreams.client('corp')).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    await expect(upstreams.client('corp')).rejects.toBeInstanceOf(UpstreamUnavailableError);
+    expect(calls).toBe(1); // pages asking again within 30 s do not each wait for a provider that is down
+    now += 31_000;
     await expect(upstreams.client('corp')).rejects.toBeInstanceOf(UpstreamUnavailableError);
     expect(calls).toBe(2);
   });

@@ -34,17 +34,30 @@ export async function touchUpstreamIdentity(db: Db, provider: string, subject: s
 
 /**
  * Unlinks the account's identity at `provider` unless it is the account's last way to sign in (no
- * password, no passkey, no other identity). The account row is locked first, so two unlinks at once
- * cannot each see the other identity still there and leave the account with none.
+ * password, no passkey, no other identity at a provider still in `configured`: one whose settings were
+ * removed signs no one in). The account row is locked first, so two unlinks at once cannot each see the
+ * other identity still there and leave the account with none.
  */
-export async function deleteUpstreamIdentityUnlessLast(db: Db, accountId: string, provider: string): Promise<'unlinked' | 'last_method' | 'not_linked'> {
+export async function deleteUpstreamIdentityUnlessLast(
+  db: Db,
+  accountId: string,
+  provider: string,
+  configured: readonly string[],
+): Promise<'unlinked' | 'last_method' | 'not_linked'> {
+  const others = configured.filter((id) => id !== provider);
   return db.transaction().execute(async (trx) => {
     const account = await trx.selectFrom('accounts').select('password_hash').where('id', '=', accountId).forUpdate().executeTakeFirst();
     if (!account) return 'not_linked';
     const counts = await trx
       .selectNoFrom((eb) => [
         eb.selectFrom('passkeys').select(sql<number>`count(*)::int`.as('n')).where('account_id', '=', accountId).as('passkeys'),
-        eb.selectFrom('upstream_identities').select(sql<number>`count(*)::int`.as('n')).where('account_id', '=', accountId).where('provider', '!=', provider).as('others'),
+        eb
+          .selectFrom('upstream_identities')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .where('account_id', '=', accountId)
+          // `in ()` is not SQL: with no other provider configured, match nothing.
+          .where(others.length > 0 ? sql<boolean>`provider in (${sql.join(others)})` : sql<boolean>`false`)
+          .as('others'),
         eb.selectFrom('upstream_identities').select(sql<number>`count(*)::int`.as('n')).where('account_id', '=', accountId).where('provider', '=', provider).as('this'),
       ])
       .executeTakeFirstOrThrow();
