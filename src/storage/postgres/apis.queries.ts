@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import { noteChanged } from './change-feed.ts';
+import { CLIENTS_CHANGED } from './clients.queries.ts';
 import type { Db } from './db.ts';
 import type { ApiRow, ApiScope, ApiTokenFormat } from './database.ts';
 
@@ -72,6 +74,7 @@ export async function removeApiFromClients(db: Db, identifier: string): Promise<
       .execute();
     for (const row of rows) changed.add(row.id);
   }
+  noteChanged(db, CLIENTS_CHANGED); // this process's client cache, before the notification comes back
   return [...changed].sort();
 }
 
@@ -111,4 +114,5 @@ export async function setClientApiScope(db: Db, clientId: string, apiScope: stri
     })
     .where('id', '=', clientId)
     .execute();
+  noteChanged(db, CLIENTS_CHANGED);
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Kysely, PostgresDialect, type DatabaseConnection, type Dialect, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import pg from 'pg';
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseConfig, type DatabaseTimeouts } from '../../config/load.ts';
+import { registerChangeFeeds } from './change-feed.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import type { Database } from './database.ts';
 import { guardedPool } from './guarded-pool.ts';
@@ -131,7 +132,17 @@ function openPostgres(url: string, poolMax: number, timeouts: DatabaseTimeouts, 
   // replaced on the next query; without a listener that event would crash the whole process.
   pool.on('error', onIdleError);
   const db = new Kysely<Database>({ dialect: reportingErrors(new PostgresDialect({ pool: guardedPool(pool, onIdleError) }), onError) });
-  return { db, kind: 'postgres', pool, close: () => db.destroy() };
+  // LISTEN connections for caches (change-feed.ts), opened only if a cache asks for one.
+  const closeFeeds = registerChangeFeeds(db, url, timeouts.connectMs);
+  return {
+    db,
+    kind: 'postgres',
+    pool,
+    async close() {
+      await closeFeeds();
+      await db.destroy();
+    },
+  };
 }
 
 /**
