@@ -1,4 +1,4 @@
-import { createTransport } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 
 export interface OutgoingMessage {
@@ -22,19 +22,24 @@ export interface MailTransport {
  * the outbox lease (LEASE_SECONDS in outbox.ts) instead of holding it, and the mail is retried later.
  */
 export function createSmtpTransport(smtpUrl: string): MailTransport & { close(): void } {
-  const transporter = createTransport({
-    url: smtpUrl,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 20_000,
-    dnsTimeout: 5_000,
-  });
+  // nodemailer is loaded with the first mail, not at start-up (about 0.1 s of every start, issue 13).
+  let transporter: Promise<Transporter> | undefined;
+  const open = () =>
+    (transporter ??= import('nodemailer').then(({ createTransport }) =>
+      createTransport({
+        url: smtpUrl,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+        dnsTimeout: 5_000,
+      }),
+    ));
   return {
     async send(mail) {
-      await transporter.sendMail(mail);
+      await (await open()).sendMail(mail);
     },
     close() {
-      transporter.close();
+      void transporter?.then((opened) => opened.close());
     },
   };
 }

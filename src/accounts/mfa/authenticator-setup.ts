@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import type { AccountRow } from '../../storage/postgres/database.ts';
 import { pendingTotpSecret, startTotpEnrolment, totpUri, type TotpDeps } from './totp.ts';
 
@@ -15,6 +14,8 @@ export interface AuthenticatorSetup {
 export const totpIssuerName = (issuer: string): string => new URL(issuer).host;
 
 export async function authenticatorSetup(secret: string, uri: string): Promise<AuthenticatorSetup> {
+  // Loaded at the first enrolment, not at start-up (issue 13: every module loaded at start delays ready).
+  const { default: QRCode } = await import('qrcode');
   const qrSvg = await QRCode.toString(uri, { type: 'svg', width: 200, errorCorrectionLevel: 'M' });
   return { uri, qrSvg, secretGroups: secret.match(/.{1,4}/g)!.join(' ') };
 }

@@ -1,7 +1,7 @@
-import { generateAuthenticationOptions, verifyAuthenticationResponse, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import type { PasskeyDeviceType } from '../../storage/postgres/database.ts';
 import { findPasskeyByCredentialId, listPasskeys, recordPasskeyUse, type ChallengeKey } from '../../storage/postgres/passkeys.queries.ts';
-import { CEREMONY_TIMEOUT_MS, openChallenge, relyingParty, spendChallenge, splitTransports, userHandleOf, type PasskeyDeps } from './passkeys.ts';
+import { CEREMONY_TIMEOUT_MS, openChallenge, relyingParty, spendChallenge, splitTransports, userHandleOf, webauthn, type PasskeyDeps } from './passkeys.ts';
 import { parseAuthenticationResponse } from './webauthn-json.ts';
 
 /**
@@ -35,6 +35,7 @@ export async function passkeyAuthenticationOptions(deps: PasskeyDeps, use: Passk
     if (rows.length === 0) return undefined;
     allowCredentials = rows.map((row) => ({ id: row.credential_id, transports: splitTransports(row.transports) }));
   }
+  const { generateAuthenticationOptions } = await webauthn();
   const options = await generateAuthenticationOptions({
     rpID,
     timeout: CEREMONY_TIMEOUT_MS,
@@ -68,6 +69,7 @@ export async function verifyPasskeyAssertion(deps: PasskeyDeps, use: PasskeyUse,
   // A discoverable credential always returns its user handle (WebAuthn §7.2 step 6): it must name the credential's account.
   if (use.kind === 'passwordless' && response.response.userHandle !== userHandleOf(row.account_id)) return failed;
   const { rpID, origin } = relyingParty(deps.issuer);
+  const { verifyAuthenticationResponse } = await webauthn();
   const verification = await verifyAuthenticationResponse({
     response,
     expectedChallenge: challenge,

@@ -1,4 +1,4 @@
-import { generateRegistrationOptions, verifyRegistrationResponse, type PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
+import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import type { Db } from '../../storage/postgres/db.ts';
 import {
   consumeWebauthnChallenge,
@@ -10,6 +10,12 @@ import {
   type ChallengeKey,
 } from '../../storage/postgres/passkeys.queries.ts';
 import { clientDataChallenge, parseRegistrationResponse } from './webauthn-json.ts';
+
+/**
+ * Loaded at the first passkey ceremony, not at start-up: with its ASN.1 and COSE dependencies it is the
+ * largest module of the sign-in code and added about 0.15 s to every start (issue 13's bench).
+ */
+export const webauthn = () => import('@simplewebauthn/server');
 
 export interface PasskeyDeps {
   db: Db;
@@ -74,6 +80,7 @@ export async function passkeyRegistrationOptions(
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const { rpID, rpName } = relyingParty(deps.issuer);
   const existing = await listPasskeys(deps.db, account.id);
+  const { generateRegistrationOptions } = await webauthn();
   const options = await generateRegistrationOptions({
     rpName,
     rpID,
@@ -111,6 +118,7 @@ export async function registerPasskey(deps: PasskeyDeps, accountId: string, resp
   const challenge = await spendChallenge(deps, registrationKey(accountId), response.response.clientDataJSON);
   if (!challenge) return undefined;
   const { rpID, origin } = relyingParty(deps.issuer);
+  const { verifyRegistrationResponse } = await webauthn();
   const verification = await verifyRegistrationResponse({
     response,
     expectedChallenge: challenge,
