@@ -6,7 +6,7 @@
  * password sign-in (code + PKCE, production argon2 cost, consent remembered) at concurrency 1, 4 and 16;
  * the raw argon2id rate and CPU on the same cores; server CPU per sign-in, RSS and start-to-ready time.
  * Prints one Markdown table and the issue's targets (holds / misses), writes bench/results/<time>.json
- * and bench/results/latest.md. Loopback only, about five minutes. A figure to read, not a test.
+ * and bench/results/latest.md. Loopback only, about three minutes. A figure to read, not a test.
  *
  *   npm run bench                      (DATABASE_URL / REDIS_URL default to the loopback servers)
  *   BENCH_SECONDS=4 BENCH_SIGN_IN_SECONDS=8   seconds per endpoint and per sign-in run
