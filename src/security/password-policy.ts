@@ -1,4 +1,5 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
+import type { dictionary as Dictionary } from '@zxcvbn-ts/language-common';
 import type { MessageKey } from '../i18n/messages/en.ts';
 import { checkBreached } from './breached-passwords.ts';
 
@@ -58,9 +59,16 @@ const TRAILING_SYMBOLS = /[\p{P}\p{S}\p{Z}]+$/u;
 const WORD_SEPARATORS = /[^\p{L}\p{M}\p{N}]+/u;
 
 let common: ReadonlySet<string> | undefined;
-/** ~49k passwords from leaks, most common first; a Set built on first use (~50 ms), then shared. */
+/**
+ * ~49k passwords from leaks, most common first; a Set built on first use (~50 ms), then shared. The
+ * package is required here, not imported at the top: it decompresses its word lists as it loads, about
+ * 20 MB and 70 ms of every start (issue 13's bench), and only a new password needs them.
+ */
 function commonPasswords(): ReadonlySet<string> {
-  common ??= new Set(dictionary['passwords-common'].map(fold));
+  if (!common) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as { dictionary: typeof Dictionary };
+    common = new Set(dictionary['passwords-common'].map(fold));
+  }
   return common;
 }
 
