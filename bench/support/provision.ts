@@ -28,6 +28,15 @@ export interface Provisioned {
 export async function provision(): Promise<Provisioned> {
   if (!postgresUrl || !redisUrl) throw new Error('DATABASE_URL and REDIS_URL must name the Postgres and Redis to use');
   const database = await createTestDatabase();
+  try {
+    return await provisionOn(database, redisUrl);
+  } catch (error) {
+    await database.drop(); // nothing else was made that outlives this process
+    throw error;
+  }
+}
+
+async function provisionOn(database: { url: string; drop: () => Promise<void> }, redisUrl: string): Promise<Provisioned> {
   const name = uniqueName('gh_bench');
   const [gatehousePort, baselinePort, smtpPort] = [await freePort(), await freePort(), await freePort()];
   const gatehouseEnv: Record<string, string> = {
@@ -77,7 +86,7 @@ export async function provision(): Promise<Provisioned> {
     baseline,
     async cleanup() {
       await rm(jwksFile, { force: true });
-      const redis = new Redis(redisUrl!);
+      const redis = new Redis(redisUrl);
       for (const prefix of [gatehouseEnv.REDIS_KEY_PREFIX!, baseline.redisKeyPrefix]) {
         let cursor = '0';
         do {
