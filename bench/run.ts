@@ -152,8 +152,10 @@ try {
   process.stdout.write(`\n${report}`);
   const results = new URL('./results/', import.meta.url);
   await mkdir(results, { recursive: true });
-  await writeFile(new URL(`${startedAt.toISOString().replace(/[:.]/g, '-')}.json`, results), `${JSON.stringify(result, null, 2)}\n`);
-  await writeFile(new URL('latest.md', results), report);
+  // A partial run (BENCH_ONLY, for profiling) is kept apart and never replaces the latest whole table.
+  const name = `${ONLY ? 'partial-' : ''}${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
+  await writeFile(new URL(name, results), `${JSON.stringify(result, null, 2)}\n`);
+  if (!ONLY) await writeFile(new URL('latest.md', results), report);
 } finally {
   for (const subject of subjects) await subject.server.stop();
   await provisioned.cleanup();
