@@ -48,13 +48,16 @@ const RESULTS: Record<LinkResult | 'unlinked', { key: MessageKey; role: 'status'
  */
 async function upstreamSection(deps: AccountSettingsDeps, ctx: Context, account: AccountRow) {
   const providers = deps.upstreams.list();
+  const hasPassword = account.password_hash !== null;
+  // No provider configured (most deployments): nothing to list, no query on every page load.
+  if (providers.length === 0) return { upstreams: [], hasPassword, upstreamResult: undefined };
   const identities = new Map((await listUpstreamIdentities(deps.db, account.id)).map((row) => [row.provider, row]));
   await allowUpstreamFormActions(deps, ctx, providers);
   const asked = providers.find((provider) => provider.id === ctx.query.upstream);
   const result = typeof ctx.query.result === 'string' && Object.hasOwn(RESULTS, ctx.query.result) ? RESULTS[ctx.query.result as keyof typeof RESULTS] : undefined;
   return {
     upstreams: providers.map(({ id, name }) => ({ id, name, linked: identities.has(id), email: identities.get(id)?.email ?? null })),
-    hasPassword: account.password_hash !== null,
+    hasPassword,
     upstreamResult: asked && result ? { ...result, name: asked.name } : undefined,
   };
 }

@@ -1,12 +1,9 @@
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import { clientSecretDigest, matchesClientSecretDigest } from '../security/client-secret-digest.ts';
+import { matchesClientSecretDigest, sameSecret } from '../security/client-secret-digest.ts';
 import type { Db } from '../storage/postgres/db.ts';
 import { findPreviousClientSecret } from '../storage/postgres/client-previous-secrets.queries.ts';
 import { findClientById } from '../storage/postgres/clients.queries.ts';
-
-/** Constant time whatever the lengths: both sides compared as SHA-256 digests. */
-const secretsEqual = (stored: string, actual: string) => matchesClientSecretDigest(clientSecretDigest(stored), actual);
 
 type CompareClientSecret = (this: { clientId: string }, actual: string) => boolean | Promise<boolean>;
 
@@ -28,7 +25,7 @@ export function acceptPreviousClientSecrets(provider: Provider, db: Db, clock: (
     // The client may come from the cache (clients-adapter.ts) while a rotation's notification is still on
     // its way: the secret as stored now counts too, so a new secret works the moment the CLI printed it.
     const stored = (await findClientById(db, this.clientId))?.metadata.client_secret;
-    if (typeof stored === 'string' && secretsEqual(stored, actual)) return true;
+    if (typeof stored === 'string' && sameSecret(stored, actual)) return true;
     const previous = await findPreviousClientSecret(db, this.clientId);
     if (!previous || new Date(previous.expires_at).getTime() <= clock()) return false;
     if (!matchesClientSecretDigest(previous.secret_sha256, actual)) return false;

@@ -8,6 +8,14 @@ export function clientSecretDigest(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
+/**
+ * Whether `presented` is exactly `expected`, in constant time whatever either's length or content (both
+ * compared as SHA-256 digests): client secrets, and the state an upstream sends back (src/upstream/flow.ts).
+ */
+export function sameSecret(expected: string, presented: string): boolean {
+  return matchesClientSecretDigest(clientSecretDigest(expected), presented);
+}
+
 /** Constant-time: both sides are 32-byte digests, whatever was presented. */
 export function matchesClientSecretDigest(digestHex: string, presented: string): boolean {
   const stored = Buffer.from(digestHex, 'hex');

@@ -1,9 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { upstreamCallbackPath } from '../config/upstreams.ts';
 import { AppError } from '../errors.ts';
+import { sameSecret } from '../security/client-secret-digest.ts';
 import type { Upstreams } from './providers.ts';
 
 /**
@@ -105,13 +106,6 @@ function readPending(ctx: Context, deps: UpstreamFlowDeps, id: string, state: st
   }
 }
 
-/** Constant-time equality of two strings of any content (compared as UTF-8 bytes). */
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
-}
-
 /**
  * Completes the flow at the callback: matches the pending cookie and the state, then lets openid-client
  * redeem the code with the PKCE verifier and validate the ID token (issuer, audience, signature, nonce,
@@ -127,7 +121,7 @@ export async function completeUpstreamFlow(
   const state = typeof ctx.query.state === 'string' && ctx.query.state.length <= 200 ? ctx.query.state : '';
   // A wrong state finds no cookie and leaves the real flow's alone: a forged callback spoils nothing.
   const pending = state ? readPending(ctx, deps, id, state) : undefined;
-  if (!pending || !sameText(state, pending.state)) throw new UpstreamCallbackError();
+  if (!pending || !sameSecret(pending.state, state)) throw new UpstreamCallbackError();
   ctx.cookies.set(cookieName(deps.https, id, state), '', { signed: true, httpOnly: true, sameSite: 'lax', secure: deps.https, path: upstreamCallbackPath(id), maxAge: 0, overwrite: true });
   if (typeof ctx.query.error === 'string') {
     return { target: pending.target, outcome: { ok: false, reason: ctx.query.error === 'access_denied' ? 'cancelled' : 'failed' } };
