@@ -10,7 +10,8 @@
  *
  *   npm run bench                      (DATABASE_URL / REDIS_URL default to the loopback servers)
  *   BENCH_SECONDS=4 BENCH_SIGN_IN_SECONDS=8   seconds per endpoint and per sign-in run
- *   BENCH_CPU_PROF=dir                 also writes a --cpu-prof profile of the Gatehouse process there
+ *   BENCH_CPU_PROF=dir                 also writes --cpu-prof profiles of both servers, under dir/<name>/
+ *   BENCH_GATEHOUSE_ENV='{"ARGON2_MAX_CONCURRENT":"1"}'   settings added to Gatehouse's environment (to compare configurations)
  *   BENCH_ONLY='JWKS|userinfo'         only these endpoints, and no sign-ins unless "sign-in" is listed
  *                                      (for profiling one thing; the targets then judge only what ran)
  */
@@ -103,10 +104,10 @@ log('provisioning a database, the clients, APIs and user (real CLI) and the sign
 const provisioned = await provision();
 const subjects: Subject[] = [];
 try {
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const profile = (name: Name) => (process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${name}`] : []);
   const starts: Record<Name, () => Promise<ChildServer>> = {
-    baseline: () => startChildServer('bench/baseline/bare-provider.ts', { BASELINE_SETTINGS: JSON.stringify(provisioned.baseline) }, `${provisioned.baseline.issuer}/.well-known/openid-configuration`),
-    gatehouse: () => startChildServer('src/main.ts', provisioned.gatehouseEnv, `${provisioned.gatehouseEnv.ISSUER}/readyz`, profile),
+    baseline: () => startChildServer('bench/baseline/bare-provider.ts', { BASELINE_SETTINGS: JSON.stringify(provisioned.baseline) }, `${provisioned.baseline.issuer}/.well-known/openid-configuration`, profile('baseline')),
+    gatehouse: () => startChildServer('src/main.ts', { ...provisioned.gatehouseEnv, ...JSON.parse(process.env.BENCH_GATEHOUSE_ENV ?? '{}') }, `${provisioned.gatehouseEnv.ISSUER}/readyz`, profile('gatehouse')),
   };
   const issuers: Record<Name, string> = { baseline: provisioned.baseline.issuer, gatehouse: provisioned.gatehouseEnv.ISSUER! };
   for (const name of NAMES) {

@@ -32,6 +32,7 @@ import { createApiDirectory } from './oidc/resource-servers.ts';
 import { findApiByIdentifier } from './storage/postgres/apis.queries.ts';
 import { createPasswordHasher, type PasswordHasher } from './security/passwords.ts';
 import { createHashSlots, withHashSlots } from './security/hash-slots.ts';
+import { lowerWorkerPriority } from './security/worker-priority.ts';
 import type { AdapterFactory } from './storage/oidc-adapter.ts';
 import { createClientsAdapter } from './storage/postgres/clients-adapter.ts';
 import { openDatabase, type DatabaseHandle, type Db } from './storage/postgres/db.ts';
@@ -159,6 +160,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const render = createRenderer({ cache: config.env !== 'development' });
     // One set of hashing slots for every argon2 computation in this process (ABU-05).
     const slots = createHashSlots(config.hashing);
+    // The pool's threads yield the CPU to the event loop, so hashes cannot starve /token and discovery (ABU-05).
+    const lowered = await lowerWorkerPriority();
+    if (lowered.reason) logger[process.platform === 'linux' ? 'warn' : 'debug']({ reason: lowered.reason, threads: lowered.threads }, 'thread pool priority not lowered');
     const hasher = withHashSlots(options.hasher ?? (await createPasswordHasher(config.argon2)), slots);
     const clock = options.clock ?? Date.now;
     // Recovery codes have 80 random bits: argon2id at a low, fixed cost is enough (MFA-05).

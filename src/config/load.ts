@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { readClientsFile } from '../admin/clients-file.ts';
 import type { ClientMetadata } from '../admin/clients.ts';
@@ -182,13 +181,14 @@ function issuerOf(input: Env): string {
 }
 
 /**
- * argon2 runs on libuv's thread pool, which file and DNS work share, and each hash keeps a core busy:
- * one thread and one core stay free, so a flood of sign-ins cannot starve the token endpoint (ABU-05;
- * bench:flood on 2 cores: token p95 ×2.3 with one slot, ×6 with two, seconds with no cap).
+ * argon2 runs on libuv's thread pool, which file and DNS work share: one thread stays free for them.
+ * The CPU is not rationed here: the pool's threads run at a lower priority than the event loop
+ * (security/worker-priority.ts), so hashes use the cores the protocol leaves and a flood of sign-ins
+ * cannot starve the token endpoint (ABU-05; `npm run bench:flood` prints the effect).
  */
 function defaultHashConcurrency(threadPoolSize: string | undefined): number {
   const pool = Number(threadPoolSize) > 0 ? Number(threadPoolSize) : 4;
-  return Math.max(1, Math.min(availableParallelism() - 1, pool - 1));
+  return Math.max(1, pool - 1);
 }
 
 const truthy = (value: string | undefined) => value !== undefined && ['true', '1', 'yes'].includes(value);

@@ -104,7 +104,7 @@ export const configSchema = z.object({
   ARGON2_TIME_COST: z.coerce.number().int().min(1).default(2),
   /** argon2id lanes. */
   ARGON2_PARALLELISM: z.coerce.number().int().min(1).default(1),
-  /** Password hashes computed at once (ABU-05); unset: one core and one libuv thread (UV_THREADPOOL_SIZE, default 4) stay free. */
+  /** Password hashes computed at once (ABU-05); unset: one libuv thread (UV_THREADPOOL_SIZE, default 4) stays free. */
   ARGON2_MAX_CONCURRENT: z.coerce.number().int().min(1).max(256).optional(),
   /** Milliseconds a sign-in waits for a free hashing slot before it gets 503 with Retry-After (ABU-05). */
   ARGON2_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(3000),

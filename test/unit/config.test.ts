@@ -94,6 +94,13 @@ describe('loadConfig', () => {
     }
   });
 
+  it('hashes as many passwords at once as libuv has pool threads but one (ABU-05), whatever the CPU count', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).hashing.maxConcurrent).toBe(3);
+    expect(loadConfig({ NODE_ENV: 'test', UV_THREADPOOL_SIZE: '8' }).hashing.maxConcurrent).toBe(7);
+    expect(loadConfig({ NODE_ENV: 'test', UV_THREADPOOL_SIZE: '1' }).hashing.maxConcurrent).toBe(1);
+    expect(loadConfig({ NODE_ENV: 'test', ARGON2_MAX_CONCURRENT: '2' }).hashing.maxConcurrent).toBe(2);
+  });
+
   it('rejects short cookie secrets and a key that is not 32 bytes', () => {
     const problems = problemsOf({ NODE_ENV: 'test', COOKIE_SECRETS: 'short', KEY_ENCRYPTION_KEY: 'AAAA' });
     expect(problems).toEqual(
