@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import { join } from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -68,6 +69,8 @@ import { createRedisAccountRevoker } from './storage/redis/oidc-adapter.ts';
 export interface GatehouseApp {
   readonly config: Config;
   readonly koa: Koa;
+  /** The HTTP server's request listener: oidc-provider's JSON endpoints straight to the provider, the rest to `koa`. */
+  callback(): RequestListener;
   readonly db: Db;
   readonly logger: Logger;
   readonly hasher: PasswordHasher;
@@ -187,6 +190,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       revocationEpoch,
     );
     const adapter: AdapterFactory = (model) => (model === 'Client' ? clients : models(model));
+    const https = config.issuer.startsWith('https:');
+    const securityHeaders = helmet({
+      // Our own CSP (per-response nonce, per-page form-action) replaces helmet's static one.
+      contentSecurityPolicy: false,
+      // HSTS only means something over https; on an http dev issuer it would only confuse browsers.
+      strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+      // The interaction pages must not be framed (legacy twin of frame-ancestors 'none').
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+    });
+    const trackRequest = requestContext(logger, config.trustProxy);
+    const protocolErrors = errorHandler(render, logger);
+    // The endpoints relying parties and APIs call on every request they serve (token, introspection,
+    // userinfo, JWKS, discovery, ...) answer JSON, never a page: the HTTP listener hands them to the
+    // provider directly, skipping our Koa app and the pages' middleware (CSP, language, same-origin check,
+    // routers), and the provider wraps them in the same envelope every request gets (issue 13: a second
+    // Koa context per request was a fifth of a JWKS request's CPU).
+    const laneRequests = new WeakSet<IncomingMessage>();
+    const envelope: Koa.Middleware = (ctx, next) => metrics.http(ctx, () => trackRequest(ctx, () => securityHeaders(ctx, () => protocolErrors(ctx, next))));
+    const outermost: Koa.Middleware = (ctx, next) => (laneRequests.has(ctx.req) ? envelope(ctx, next) : next());
     const holder = await createProviderHolder(
       config,
       db,
@@ -198,6 +221,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         hasSecondFactor: async (accountId) => hasSecondFactor(await enrolledFactors(db, accountId)),
         pages: createProviderPages(render, config),
         audit,
+        outermost,
       },
       logger,
     );
@@ -215,24 +239,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ];
     if (redis) checks.push({ name: 'redis', check: async () => void (await redis.ping()) });
 
-    const https = config.issuer.startsWith('https:');
     // maxIpsCount 1: the client is the address our one proxy appended (rightmost X-Forwarded-For), not the
     // leftmost entry, which the client itself can write and so slip past per-IP limits.
     const koa = new Koa({ proxy: config.trustProxy, maxIpsCount: 1, keys: [...config.cookieSecrets] });
     koa.silent = true; // errors are logged by errorHandler; Koa's default would print stacks to stderr
     koa.use(metrics.http); // outermost: times every request, and answers GET /metrics when it is on this port
-    koa.use(requestContext(logger, config.trustProxy));
-    koa.use(
-      helmet({
-        // Our own CSP (per-response nonce, per-page form-action) replaces helmet's static one.
-        contentSecurityPolicy: false,
-        // HSTS only means something over https; on an http dev issuer it would only confuse browsers.
-        strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-        // The interaction pages must not be framed (legacy twin of frame-ancestors 'none').
-        frameguard: { action: 'deny' },
-        referrerPolicy: { policy: 'no-referrer' },
-      }),
-    );
+    koa.use(trackRequest);
+    koa.use(securityHeaders);
     // Rate-limit counters, shared by every replica: Redis when configured, else the Postgres database; on the
     // embedded store this process's memory, exact there (one process by its lock file).
     const limiterStore = redis
@@ -243,18 +256,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // The protocol: hand the raw request to the current oidc-provider instance.
     const handlers = new WeakMap<Provider, ReturnType<Provider['callback']>>();
     const clientAuthLimits = clientAuthLimiter(metrics.clientAuthLimits(createClientAuthLimits(limiterStore, config.limits.clientAuth)), logger);
-    const toProvider: Koa.Middleware = async (ctx) => {
+    /** The current provider instance's listener; each instance (a new one per key rotation) gets the client-authentication limit once. */
+    const providerListener = () => {
       const provider = holder.current();
       let handle = handlers.get(provider);
-      // Each provider instance (a new one per key rotation) gets the client-authentication limit once.
       if (!handle) handlers.set(provider, (handle = metrics.provider(provider).use(clientAuthLimits).callback()));
-      ctx.respond = false;
-      await handle(ctx.req, ctx.res);
+      return handle;
     };
-    // The endpoints relying parties and APIs call on every request they serve answer JSON, never a page:
-    // they skip the pages' middleware (CSP, language, same-origin check, our routers), which cost a JWKS
-    // request about 0.13 ms of CPU (issue 13's profile). Errors still reach the one presenter.
-    const protocolErrors = errorHandler(render, logger);
+    const toProvider: Koa.Middleware = async (ctx) => {
+      ctx.respond = false;
+      await providerListener()(ctx.req, ctx.res);
+    };
+    // The JSON endpoints, when they reach this app (a server built on `koa.callback()` rather than `callback()`).
     const jsonEndpoints = protocolJsonPaths(holder.current());
     koa.use((ctx, next) => (jsonEndpoints.has(ctx.path) ? protocolErrors(ctx, () => toProvider(ctx, next)) : next()));
     koa.use(contentSecurityPolicy(https));
@@ -365,6 +378,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       audit,
       provider: holder.current,
       keys: holder,
+      callback() {
+        const pages = koa.callback();
+        return (req, res) => {
+          const url = req.url ?? '/';
+          const query = url.indexOf('?');
+          if (!jsonEndpoints.has(query < 0 ? url : url.slice(0, query))) return pages(req, res);
+          laneRequests.add(req);
+          return providerListener()(req, res);
+        };
+      },
       revocationEpoch,
       metrics: { enabled: metrics.enabled, registry: metrics.registry },
       markDraining() {

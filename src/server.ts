@@ -15,7 +15,7 @@ export interface RunningServer {
 
 /** Listens on config.host:config.port (port 0 picks a free one, as the tests do). */
 export async function startServer(app: GatehouseApp, port = app.config.port, host = app.config.host): Promise<RunningServer> {
-  const server = createServer(app.koa.callback());
+  const server = createServer(app.callback());
   // Slightly above common load balancer idle timeouts, so the balancer closes idle sockets first.
   server.keepAliveTimeout = 65_000;
   const drain = drainable(server);

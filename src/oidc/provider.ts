@@ -1,3 +1,4 @@
+import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -9,7 +10,11 @@ import { createStoreOutageHandling } from './store-outages.ts';
 import { keySetFingerprint, reconcileSigningKeys, toProviderJwks } from './keys.ts';
 import { acceptPreviousClientSecrets } from './previous-client-secret.ts';
 
-export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: AuditLog };
+export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & {
+  audit: AuditLog;
+  /** Runs first in every provider instance: the request envelope (metrics, request id and log, headers) for requests handed to it directly. */
+  outermost?: Middleware;
+};
 
 /**
  * The InvalidGrant details of a code or rotated refresh token coming back (RFC 9700 §4.14):
@@ -18,8 +23,9 @@ export type ProviderFactoryDeps = Omit<ProviderDependencies, 'jwks'> & { audit: 
 const REUSE = new Set(['authorization code already consumed', 'refresh token already used', CONSUME_REJECTED]);
 
 /** Builds an oidc-provider instance for the given keys; all state lives in the adapters, so instances are interchangeable. */
-function buildProvider(config: Config, db: Db, deps: ProviderDependencies & { audit: AuditLog }, logger: Logger): Provider {
+function buildProvider(config: Config, db: Db, deps: ProviderDependencies & Omit<ProviderFactoryDeps, keyof ProviderDependencies>, logger: Logger): Provider {
   const provider = new Provider(config.issuer, createProviderConfiguration(config, deps));
+  if (deps.outermost) provider.use(deps.outermost);
   provider.proxy = config.trustProxy;
   // A rotated client secret's predecessor stays valid for the rotation's overlap (REL-F7).
   acceptPreviousClientSecrets(provider, db, deps.clock, logger);

@@ -61,7 +61,7 @@ export async function startTestServer(env: Record<string, string | undefined>, o
     server.close();
     throw error;
   }
-  slot.handler = app.koa.callback();
+  slot.handler = app.callback();
   return {
     app,
     config: app.config,
