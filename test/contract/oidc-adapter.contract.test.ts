@@ -30,6 +30,8 @@ interface Harness {
   hasIndexEntry?: (kind: IndexKind, value: string) => Promise<boolean>;
   grantIndexTtl?: (grantId: string) => Promise<number>;
   db?: Db;
+  /** Redis only: the client and key prefix, to write a record as an earlier version stored it. */
+  raw?: { redis: ReturnType<typeof createRedisClient>; prefix: string };
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ if (redisUrl) {
         adapterFor: createRedisAdapterFactory(redis, prefix),
         hasIndexEntry: async (kind, value) => (await redis.exists(`${prefix}${kind}:${value}`)) === 1,
         grantIndexTtl: (grantId) => redis.ttl(`${prefix}grant:${grantId}`),
+        raw: { redis, prefix },
         async close() {
           const keys = await redis.keys(`${prefix}*`);
           if (keys.length > 0) await redis.del(...keys);
@@ -296,6 +299,30 @@ describe.each(backends)('OIDC adapter contract: $name', (backend) => {
       expect(await harness.grantIndexTtl?.(grantId)).toBeGreaterThan(590);
       await adapter('RefreshToken').upsert(randomUUID(), tokenPayload(grantId));
       expect(await harness.grantIndexTtl?.(grantId)).toBe(-1); // a member that never expires
+    });
+
+    it('takes over records stored before the index fields: an overwrite and a destroy still undo their old indexes', async () => {
+      const { redis, prefix } = harness.raw!;
+      // As the earlier version stored a session: the JSON alone, and its uid and account index entries.
+      const [sessionId, oldUid, newUid] = [randomUUID(), randomUUID(), randomUUID()];
+      const session = { kind: 'Session', uid: oldUid, accountId: 'acc-legacy', exp: epochNow() + 600 };
+      await redis.hset(`${prefix}Session:${sessionId}`, { payload: JSON.stringify(session) });
+      await redis.set(`${prefix}sessionUid:${oldUid}`, sessionId, 'EX', 600);
+      await redis.sadd(`${prefix}account:acc-legacy`, `${prefix}Session:${sessionId}`);
+      await adapter('Session').upsert(sessionId, { ...session, uid: newUid, accountId: 'acc-other' }, 600);
+      expect(await harness.hasIndexEntry?.('sessionUid', oldUid)).toBe(false);
+      expect(await redis.sismember(`${prefix}account:acc-legacy`, `${prefix}Session:${sessionId}`)).toBe(0);
+      expect(await adapter('Session').findByUid(newUid)).toEqual({ ...session, uid: newUid, accountId: 'acc-other' });
+      // Now in the current form: the next overwrite and the destroy run as one script each.
+      expect(await redis.hget(`${prefix}Session:${sessionId}`, 'v')).toBe('2');
+
+      const [codeId, userCode] = [randomUUID(), 'LEGACY-CODE'];
+      const device = { kind: 'DeviceCode', userCode, grantId: 'g-legacy', exp: epochNow() + 600 };
+      await redis.hset(`${prefix}DeviceCode:${codeId}`, { payload: JSON.stringify(device) });
+      await redis.set(`${prefix}userCode:${userCode}`, codeId, 'EX', 600);
+      await adapter('DeviceCode').destroy(codeId);
+      expect(await harness.hasIndexEntry?.('userCode', userCode)).toBe(false);
+      expect(await adapter('DeviceCode').find(codeId)).toBeUndefined();
     });
   }
 

@@ -18,7 +18,10 @@ import {
  *   grant:${grantId}       set of the record keys issued under the grant; TTL = its longest-lived member
  *   account:${accountId}   set of the record keys (sessions, grants, codes, tokens) of one account; same TTL rule
  * `consumed` is a hash field, not part of the JSON, so `consume` can set it atomically with HSETNX, and it
- * expires and is deleted together with its record.
+ * expires and is deleted together with its record. The record also names the index keys that point at it
+ * (`ix_uid`, `ix_code`, `ix_grant`, `ix_account`, with `v` = 2), so an overwrite or a destroy can undo
+ * them inside one script, in one round trip, without reading the JSON first. A record written before
+ * those fields existed (no `v`) takes the older path: read the payload, then a MULTI.
  */
 
 /** Deletes an index key only while it still points at this record (another record may own it now). */
@@ -26,19 +29,76 @@ const DEL_IF_EQUALS = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+/** Lua: the shared start of UPSERT and DESTROY, undoing the index entries the stored record names. */
+const UNDO_STORED_INDEXES = `
+local key = KEYS[1]
+local id = ARGV[1]
+local stored = redis.call('HMGET', key, 'payload', 'v', 'ix_uid', 'ix_code', 'ix_grant', 'ix_account')
+if stored[1] and not stored[2] then return 0 end
+for i = 3, 4 do
+  if stored[i] and redis.call('GET', stored[i]) == id then redis.call('DEL', stored[i]) end
+end
+for i = 5, 6 do
+  if stored[i] then redis.call('SREM', stored[i], key) end
+end
+redis.call('DEL', key)
+`;
+
 /**
- * Adds a record key to an index set (grant or account) and lengthens the set's TTL to cover it (ARGV[2] seconds, 0 = never
- * expires). A set that already outlives the new member keeps its TTL, so the set lives as long as its
- * longest member. EXPIRE GT cannot do this alone: a set SADD has just created has no TTL yet.
+ * Overwrites a record with its indexes in one step (returns 1), or returns 0 without writing when the
+ * stored record predates the index fields. ARGV: id, payload JSON, consumed ('' = none), TTL seconds
+ * (0 = never expires), then the uid, userCode, grant-set and account-set keys ('' = none). An index set
+ * lives as long as its longest-lived member: a set that already outlives the new one keeps its TTL
+ * (EXPIRE GT cannot do this alone: a set SADD has just created has no TTL yet).
  */
-const ADD_TO_INDEX_SET = `
-local existed = redis.call('EXISTS', KEYS[1])
-redis.call('SADD', KEYS[1], ARGV[1])
-local ttl = tonumber(ARGV[2])
-if ttl == 0 then return redis.call('PERSIST', KEYS[1]) end
-local current = redis.call('TTL', KEYS[1])
-if existed == 0 or (current >= 0 and current < ttl) then return redis.call('EXPIRE', KEYS[1], ttl) end
-return 0`;
+const UPSERT = `${UNDO_STORED_INDEXES}
+local ttl = tonumber(ARGV[4])
+local fields = {'payload', ARGV[2], 'v', '2'}
+if ARGV[3] ~= '' then fields[#fields + 1] = 'consumed'; fields[#fields + 1] = ARGV[3] end
+local names = {'ix_uid', 'ix_code', 'ix_grant', 'ix_account'}
+for i = 1, 4 do
+  if ARGV[4 + i] ~= '' then fields[#fields + 1] = names[i]; fields[#fields + 1] = ARGV[4 + i] end
+end
+redis.call('HSET', key, unpack(fields))
+if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+for i = 5, 6 do
+  if ARGV[i] ~= '' then
+    if ttl > 0 then redis.call('SET', ARGV[i], id, 'EX', ttl) else redis.call('SET', ARGV[i], id) end
+  end
+end
+for i = 7, 8 do
+  local set = ARGV[i]
+  if set ~= '' then
+    local existed = redis.call('EXISTS', set)
+    redis.call('SADD', set, key)
+    if ttl == 0 then
+      redis.call('PERSIST', set)
+    else
+      local current = redis.call('TTL', set)
+      if existed == 0 or (current >= 0 and current < ttl) then redis.call('EXPIRE', set, ttl) end
+    end
+  end
+end
+return 1`;
+
+/** Deletes a record and the index entries it names (returns 1), or returns 0 for a record that predates them. ARGV: id. */
+const DESTROY = `${UNDO_STORED_INDEXES}
+return 1`;
+
+/** The scripts, sent once and then run by their digest (ioredis reloads them after a Redis restart or failover). */
+interface AdapterScripts {
+  gatehouseUpsert(key: string, ...args: (string | number)[]): Promise<number>;
+  gatehouseDestroy(key: string, id: string): Promise<number>;
+}
+
+function withScripts(redis: Redis): Redis & AdapterScripts {
+  const scripted = redis as Redis & Partial<AdapterScripts>;
+  if (!scripted.gatehouseUpsert) {
+    redis.defineCommand('gatehouseUpsert', { numberOfKeys: 1, lua: UPSERT });
+    redis.defineCommand('gatehouseDestroy', { numberOfKeys: 1, lua: DESTROY });
+  }
+  return scripted as Redis & AdapterScripts;
+}
 
 /** 1: this call consumed the record; 0: it was already consumed; -1: no such record. */
 const CONSUME = `
@@ -101,7 +161,7 @@ async function deleteSetMembers(redis: Redis, keys: Keys, setKey: string): Promi
   await execAtomically(multi);
 }
 
-function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor: AdapterFactory): OidcAdapter {
+function createRedisAdapter(redis: Redis & AdapterScripts, keys: Keys, model: string, adapterFor: AdapterFactory): OidcAdapter {
   const grantable = GRANTABLE_MODELS.has(model);
 
   /** Queues removal of every index entry of a stored record (before an overwrite or a destroy). */
@@ -113,10 +173,30 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
     if (ACCOUNT_MODELS.has(model) && accountId) multi.srem(keys.account(accountId), keys.record(model, id));
   }
 
-  /** Sets a string key, with the record's TTL when it has one. */
-  function setIndex(multi: ChainableCommander, key: string, id: string, ttl: number | undefined): void {
-    if (ttl === undefined) multi.set(key, id);
-    else multi.set(key, id, 'EX', ttl);
+  /**
+   * For a record stored before the index fields: its indexes are read from the JSON and undone, and the
+   * script then writes the current form, in one MULTI.
+   */
+  async function upsertLegacy(key: string, id: string, args: (string | number)[]): Promise<void> {
+    const previous = parsePayload(await redis.hget(key, 'payload'));
+    const multi = redis.multi();
+    if (previous) removeIndexes(multi, id, previous);
+    multi.del(key).eval(UPSERT, 1, key, ...args);
+    await execAtomically(multi);
+  }
+
+  /** The index keys that lead to a record with this payload in this model ('' where none). */
+  function indexKeys(payload: AdapterPayload) {
+    const uid = stringField(payload, 'uid');
+    const userCode = stringField(payload, 'userCode');
+    const grantId = grantIdOf(payload);
+    const accountId = accountIdOf(payload);
+    return {
+      uid: model === 'Session' && uid ? keys.sessionUid(uid) : '',
+      userCode: userCode ? keys.userCode(userCode) : '',
+      grant: grantable && grantId ? keys.grant(grantId) : '',
+      account: ACCOUNT_MODELS.has(model) && accountId ? keys.account(accountId) : '',
+    };
   }
 
   const adapter: OidcAdapter = {
@@ -124,34 +204,17 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
       const ttl = typeof expiresIn === 'number' ? Math.ceil(expiresIn) : undefined;
       // Already expired (EX rejects 0): the memory adapter stores it unreadable; absent is the same thing.
       if (ttl !== undefined && ttl <= 0) return adapter.destroy(id);
-
+      const index = indexKeys(payload);
+      const consumed = typeof payload.consumed === 'number' ? String(payload.consumed) : '';
       const key = keys.record(model, id);
-      // Reading the old indexes outside the MULTI races only with a concurrent upsert of the same id,
-      // which oidc-provider does not do; the memory adapter has the same read-then-write shape.
-      const previous = parsePayload(await redis.hget(key, 'payload'));
-      const multi = redis.multi();
-      if (previous) removeIndexes(multi, id, previous);
-
-      const fields: Record<string, string> = { payload: JSON.stringify(payload) };
-      if (typeof payload.consumed === 'number') fields.consumed = String(payload.consumed);
-      multi.del(key).hset(key, fields);
-      if (ttl !== undefined) multi.expire(key, ttl);
-
-      const uid = stringField(payload, 'uid');
-      const userCode = stringField(payload, 'userCode');
-      const grantId = grantIdOf(payload);
-      if (model === 'Session' && uid) setIndex(multi, keys.sessionUid(uid), id, ttl);
-      if (userCode) setIndex(multi, keys.userCode(userCode), id, ttl);
-      if (grantable && grantId) multi.eval(ADD_TO_INDEX_SET, 1, keys.grant(grantId), key, ttl ?? 0);
-      const accountId = accountIdOf(payload);
-      if (ACCOUNT_MODELS.has(model) && accountId) multi.eval(ADD_TO_INDEX_SET, 1, keys.account(accountId), key, ttl ?? 0);
-      await execAtomically(multi);
+      const args = [id, JSON.stringify(payload), consumed, ttl ?? 0, index.uid, index.userCode, index.grant, index.account];
+      if (Number(await redis.gatehouseUpsert(key, ...args)) === 0) await upsertLegacy(key, id, args);
     },
 
     async find(id) {
-      const fields = await redis.hgetall(keys.record(model, id));
-      const payload = parsePayload(fields.payload);
-      if (payload && fields.consumed !== undefined) payload.consumed = Number(fields.consumed);
+      const [json, consumed] = await redis.hmget(keys.record(model, id), 'payload', 'consumed');
+      const payload = parsePayload(json);
+      if (payload && consumed !== null && consumed !== undefined) payload.consumed = Number(consumed);
       return payload;
     },
 
@@ -176,6 +239,7 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
 
     async destroy(id) {
       const key = keys.record(model, id);
+      if (Number(await redis.gatehouseDestroy(key, id)) === 1) return;
       const previous = parsePayload(await redis.hget(key, 'payload'));
       const multi = redis.multi().del(key);
       if (previous) removeIndexes(multi, id, previous);
@@ -192,11 +256,12 @@ function createRedisAdapter(redis: Redis, keys: Keys, model: string, adapterFor:
 /** oidc-provider's models in Redis, every key under `keyPrefix` (e.g. "gatehouse:oidc:"). */
 export function createRedisAdapterFactory(redis: Redis, keyPrefix: string): AdapterFactory {
   const keys = createKeys(keyPrefix);
+  const scripted = withScripts(redis);
   const adapters = new Map<string, OidcAdapter>();
   const adapterFor: AdapterFactory = (model) => {
     let adapter = adapters.get(model);
     if (!adapter) {
-      adapter = createRedisAdapter(redis, keys, model, adapterFor);
+      adapter = createRedisAdapter(scripted, keys, model, adapterFor);
       adapters.set(model, adapter);
     }
     return adapter;
