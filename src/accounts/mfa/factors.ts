@@ -1,6 +1,5 @@
 import type { Db } from '../../storage/postgres/db.ts';
-import { countPasskeys } from '../../storage/postgres/passkeys.queries.ts';
-import { hasActiveTotp } from './totp.ts';
+import { findEnrolledFactors } from '../../storage/postgres/second-factors.queries.ts';
 
 /** The second factors an account has enrolled: what the sign-in's `mfa` stage may offer. */
 export interface EnrolledFactors {
@@ -9,9 +8,8 @@ export interface EnrolledFactors {
   passkeys: number;
 }
 
-export async function enrolledFactors(db: Db, accountId: string): Promise<EnrolledFactors> {
-  const [totp, passkeys] = await Promise.all([hasActiveTotp(db, accountId), countPasskeys(db, accountId)]);
-  return { totp, passkeys };
+export function enrolledFactors(db: Db, accountId: string): Promise<EnrolledFactors> {
+  return findEnrolledFactors(db, accountId);
 }
 
 /** Whether the password alone must not finish a sign-in (MFA-06): an authenticator app or any passkey. */
