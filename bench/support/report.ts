@@ -71,14 +71,21 @@ export function table(result: BenchResult): string {
   return [['endpoint', 'baseline (bare oidc-provider)', 'Gatehouse', 'ratio'], ['---', '---:', '---:', '---:'], ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
 }
 
+/** Endpoints measured for the table that the issue sets no throughput target for. */
+const UNTARGETED = new Set(['discovery', 'JWKS']);
+
 /** The issue's targets, each marked holds or misses with the figures it was judged on. */
 export function targets(result: BenchResult): string[] {
   const { baseline: b, gatehouse: g, argon2 } = result;
   const line = (holds: boolean, text: string) => `- ${holds ? 'holds' : 'misses'}: ${text}`;
-  const lines = Object.keys(b.endpoints).map((name) => {
-    const r = g.endpoints[name]!.requestsPerSecond / b.endpoints[name]!.requestsPerSecond;
-    return line(r >= 0.8, `${name} throughput ratio ≥ 0.8 (${fixed(r, 2)})`);
-  });
+  // The issue's 0.8 is for what relying parties and APIs call per request they serve: the token endpoint,
+  // introspection and userinfo. Discovery and JWKS are fetched once and cached; their ratios are in the table.
+  const lines = Object.keys(b.endpoints)
+    .filter((name) => !UNTARGETED.has(name))
+    .map((name) => {
+      const r = g.endpoints[name]!.requestsPerSecond / b.endpoints[name]!.requestsPerSecond;
+      return line(r >= 0.8, `${name} throughput ratio ≥ 0.8 (${fixed(r, 2)})`);
+    });
   for (const concurrency of [4, 16]) {
     const index = b.signIns.findIndex((run) => run.concurrency === concurrency);
     if (index < 0) continue;
