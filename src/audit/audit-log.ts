@@ -77,6 +77,9 @@ function origin(request: AuditRequest | undefined): Pick<NewAuditEvent, 'ip' | '
  */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const { db, logger } = options;
+  // The event's line has fixed fields and sanitised details (secret-looking keys already dropped), so it
+  // skips the redaction paths, which cost more than the rest of the line (issue 13: ~0.3 ms per sign-in).
+  const lines = logger.child({}, { redact: [] });
   const now = options.now ?? (() => new Date());
   return {
     async record(event, request, recordDb = db) {
@@ -112,7 +115,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         logger.error({ ...line, err: error as Error }, 'audit event not recorded');
         throw new AuditWriteError(error);
       }
-      logger.info({ ...line, auditId: id }, 'audit');
+      lines.info({ ...line, auditId: id }, 'audit');
     },
   };
 }

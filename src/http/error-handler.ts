@@ -88,7 +88,8 @@ export function errorHandler(render: Render, logger: Logger) {
       if (unavailable) withdrawResponseEffects(ctx);
       const error = unavailable ?? caught;
       const presentable = toPresentable(error);
-      const log = (ctx.state.log as Logger | undefined) ?? logger;
+      const requestId = ctx.state.requestId as string | undefined;
+      const log = requestId ? logger.child({ requestId }) : logger;
       if (presentable.status >= 500) log.error({ err: caught }, 'request failed');
       else log.info({ code: presentable.code, status: presentable.status }, 'request refused');
       // A refusal that knows when to come back says so (429 limits, 503 busy hashing or a store outage).

@@ -13,12 +13,14 @@ const BODY_LIMIT = 56 * 1024;
 
 /** The client_id of an HTTP Basic header (form-encoded, RFC 6749 §2.3.1), or undefined. */
 function basicClientId(authorization: string): string | undefined {
-  const [scheme, token] = authorization.split(' ');
-  if (scheme?.toLowerCase() !== 'basic' || !token) return undefined;
-  const decoded = Buffer.from(token, 'base64').toString('utf8');
+  const space = authorization.indexOf(' ');
+  if (space < 0 || authorization.slice(0, space).toLowerCase() !== 'basic') return undefined;
+  const decoded = Buffer.from(authorization.slice(space + 1).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   const raw = decoded.slice(0, colon);
+  // Most client ids are plain: only an encoded one pays for the decoding.
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
   try {
     return decodeURIComponent(raw.replace(/\+/g, '%20'));
   } catch {

@@ -11,16 +11,14 @@ const VALID_ID = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export function requestContext(logger: Logger, trustProxy: boolean) {
   // The request line's fields are fixed and hold no secret (never the query), so it skips the redaction
-  // paths, which cost more than the rest of the line; everything else logged through ctx.state.log keeps them.
+  // paths, which cost more than the rest of the line; everything else logged for a request keeps them.
   const requestLines = logger.child({}, { redact: [] });
   return async (ctx: Context, next: Next): Promise<void> => {
     const incoming = ctx.get('x-request-id');
     const requestId = trustProxy && VALID_ID.test(incoming) ? incoming : randomUUID();
+    // What logs for this request (the error presenter) binds the id itself: a child logger made here would
+    // serialise its bindings through the redaction paths on every request (issue 13's profile).
     ctx.state.requestId = requestId;
-    // Made on first use: a child logger serializes its bindings through the redaction paths when it is
-    // created, which most requests (JWKS, tokens) would pay for nothing (issue 13's profile: ~9% of a JWKS request).
-    let log: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', { configurable: true, enumerable: true, get: () => (log ??= logger.child({ requestId })) });
     ctx.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     try {
