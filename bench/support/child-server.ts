@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -25,17 +25,19 @@ export interface ChildServer {
 /**
  * Spawns `node <script>` from the repository root with exactly `env` (plus PATH), and resolves once
  * `readyUrl` answers 200 (polled every 10 ms: the time to ready is the time until it serves, whatever its
- * log level). stdout is read and dropped, as a log collector would (a full pipe would stall the server's
- * logging); stderr is kept for the error when it exits early.
+ * log level). stdout goes to /dev/null: the server still formats and writes every log line (that CPU is
+ * counted in its figures), but no process on these shared cores spends CPU reading them, which would slow
+ * the load generator for the server that logs more; stderr is kept for the error when it exits early.
  */
 export async function startChildServer(script: string, env: Record<string, string>, readyUrl: string, extraArgs: string[] = []): Promise<ChildServer> {
   const started = performance.now();
+  const devNull = openSync('/dev/null', 'w');
   const child: ChildProcess = spawn(process.execPath, [...extraArgs, script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', devNull, 'pipe'],
   });
-  child.stdout!.resume();
+  closeSync(devNull); // the child has its own copy
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   let exitCode: number | null | undefined;
