@@ -153,10 +153,12 @@ try {
   process.stdout.write(`\n${report}`);
   const results = new URL('./results/', import.meta.url);
   await mkdir(results, { recursive: true });
-  // A partial run (BENCH_ONLY, for profiling) is kept apart and never replaces the latest whole table.
-  const name = `${ONLY ? 'partial-' : ''}${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
+  // A partial run (BENCH_ONLY, for profiling) or one with changed settings (BENCH_GATEHOUSE_ENV) is kept
+  // apart and never replaces the latest whole table of the defaults.
+  const partial = ONLY !== undefined || process.env.BENCH_GATEHOUSE_ENV !== undefined;
+  const name = `${partial ? 'partial-' : ''}${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
   await writeFile(new URL(name, results), `${JSON.stringify(result, null, 2)}\n`);
-  if (!ONLY) await writeFile(new URL('latest.md', results), report);
+  if (!partial) await writeFile(new URL('latest.md', results), report);
 } finally {
   for (const subject of subjects) await subject.server.stop();
   await provisioned.cleanup();
