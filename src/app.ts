@@ -208,7 +208,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // routers), and the provider wraps them in the same envelope every request gets (issue 13: a second
     // Koa context per request was a fifth of a JWKS request's CPU).
     const laneRequests = new WeakSet<IncomingMessage>();
-    const envelope: Koa.Middleware = (ctx, next) => metrics.http(ctx, () => trackRequest(ctx, () => securityHeaders(ctx, () => protocolErrors(ctx, next))));
+    // Their headers are those that apply to a response no browser renders as a document (ASVS 3.4.1, 3.4.4):
+    // nosniff, no referrer, HSTS over https. helmet's framing and cross-origin headers (WEB-03) are for pages.
+    const jsonHeaders: Record<string, string> = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+    if (https) jsonHeaders['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains';
+    const protocolHeaders: Koa.Middleware = (ctx, next) => {
+      ctx.set(jsonHeaders);
+      return next();
+    };
+    const envelope: Koa.Middleware = (ctx, next) => metrics.http(ctx, () => trackRequest(ctx, () => protocolHeaders(ctx, () => protocolErrors(ctx, next))));
     const outermost: Koa.Middleware = (ctx, next) => (laneRequests.has(ctx.req) ? envelope(ctx, next) : next());
     const holder = await createProviderHolder(
       config,

@@ -60,9 +60,12 @@ describe('sessions and cookies', () => {
     }
   });
 
-  it('HSTS is sent over https', async () => {
+  it('HSTS is sent over https, on pages and on the JSON endpoints', async () => {
     const response = await agent().get(`${server.issuer}/healthz`);
     expect(response.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+    const jwks = await agent().get(`${server.issuer}/jwks`);
+    expect(jwks.headers.get('content-type')).toMatch(/jwk-set\+json/);
+    expect(jwks.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
   });
 
   it('remember me: unticked gives a browser-session cookie, ticked keeps it for SESSION_TTL', async () => {

@@ -151,6 +151,19 @@ describe('web security of the sign-in pages', () => {
       expect(response.headers.get('strict-transport-security')).toBeNull(); // http issuer: no HSTS
     });
 
+    it.each([
+      ['JWKS', () => fetch(`${server.issuer}/jwks`)],
+      ['discovery', () => fetch(`${server.issuer}/.well-known/openid-configuration`)],
+      ['a refused token request', () => fetch(`${server.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })],
+    ])('%s (JSON, straight to oidc-provider): nosniff, no referrer, a request id', async (_name, load) => {
+      const response = await load();
+      expect(response.headers.get('content-type')).toMatch(/json/);
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.headers.get('strict-transport-security')).toBeNull(); // http issuer: no HSTS
+    });
+
     it('completes a normal sign-in with all of that in place', async () => {
       const { ua, page } = await loginPage();
       const consent = await submitLogin(ua, server.issuer, page);
