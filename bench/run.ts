@@ -1,5 +1,6 @@
 /**
- * Issue 13: `npm run bench`. Gatehouse in production mode and a bare oidc-provider (bench/baseline), each
+ * Issue 13: `npm run bench`. Gatehouse in production mode, built and run as its container image runs it
+ * (`node dist/src/main.js`), and a bare oidc-provider (bench/baseline, run from TypeScript), each
  * in its own process on the same Postgres and Redis, measured in the same run so every figure is a ratio
  * to the baseline on this (noisy, shared) machine: the token endpoint (client_credentials JWT and
  * opaque, refresh_token), introspection, userinfo, discovery and JWKS under autocannon; a browser-less
@@ -16,6 +17,7 @@
  *                                      (for profiling one thing; the targets then judge only what ran)
  */
 import './support/local-stores.ts';
+import { spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserAgent } from '../test/support/browserless.ts';
@@ -100,6 +102,11 @@ async function signInFigures(subject: Subject, browsers: Browser[]): Promise<Sig
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const startedAt = new Date();
+// Gatehouse runs as its container image runs it (Dockerfile CMD): compiled to dist/, not through Node's
+// type stripping, which would add its own memory and start-up time to the figures.
+log('building dist/ (npm run build), as the container image does');
+const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (build.status !== 0) throw new Error(`npm run build failed (${build.status ?? build.signal})`);
 log('provisioning a database, the clients, APIs and user (real CLI) and the signing keys');
 const provisioned = await provision();
 const subjects: Subject[] = [];
@@ -107,7 +114,7 @@ try {
   const profile = (name: Name) => (process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/${name}`] : []);
   const starts: Record<Name, () => Promise<ChildServer>> = {
     baseline: () => startChildServer('bench/baseline/bare-provider.ts', { BASELINE_SETTINGS: JSON.stringify(provisioned.baseline) }, `${provisioned.baseline.issuer}/.well-known/openid-configuration`, profile('baseline')),
-    gatehouse: () => startChildServer('src/main.ts', { ...provisioned.gatehouseEnv, ...JSON.parse(process.env.BENCH_GATEHOUSE_ENV ?? '{}') }, `${provisioned.gatehouseEnv.ISSUER}/readyz`, profile('gatehouse')),
+    gatehouse: () => startChildServer('dist/src/main.js', { ...provisioned.gatehouseEnv, ...JSON.parse(process.env.BENCH_GATEHOUSE_ENV ?? '{}') }, `${provisioned.gatehouseEnv.ISSUER}/readyz`, profile('gatehouse')),
   };
   const issuers: Record<Name, string> = { baseline: provisioned.baseline.issuer, gatehouse: provisioned.gatehouseEnv.ISSUER! };
   for (const name of NAMES) {
