@@ -110,6 +110,9 @@ function asset(name: string, type: string): Koa.Middleware {
   };
 }
 
+/** Strict-Transport-Security over https, for pages (helmet) and the JSON endpoints alike: a year, subdomains too (ASVS 3.4.1). */
+const HSTS = { maxAge: 31_536_000, includeSubDomains: true } as const;
+
 /** Our pages outside /interaction/ whose POSTs change state (checked for a same-origin request). */
 const STATE_CHANGING_PAGES = new Set([
   '/session/end/confirm',
@@ -195,7 +198,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // Our own CSP (per-response nonce, per-page form-action) replaces helmet's static one.
       contentSecurityPolicy: false,
       // HSTS only means something over https; on an http dev issuer it would only confuse browsers.
-      strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+      strictTransportSecurity: https ? HSTS : false,
       // The interaction pages must not be framed (legacy twin of frame-ancestors 'none').
       frameguard: { action: 'deny' },
       referrerPolicy: { policy: 'no-referrer' },
@@ -211,7 +214,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Their headers are those that apply to a response no browser renders as a document (ASVS 3.4.1, 3.4.4):
     // nosniff, no referrer, HSTS over https. helmet's framing and cross-origin headers (WEB-03) are for pages.
     const jsonHeaders: Record<string, string> = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
-    if (https) jsonHeaders['Strict-Transport-Security'] = 'max-age=31536000; includeSubDomains';
+    if (https) jsonHeaders['Strict-Transport-Security'] = `max-age=${HSTS.maxAge}; includeSubDomains`;
     const protocolHeaders: Koa.Middleware = (ctx, next) => {
       ctx.set(jsonHeaders);
       return next();

@@ -39,14 +39,17 @@ const MAX_REMEMBERED = 10_000;
 /** Client ids longer than this (none we register) are checked in the store every time. */
 const MAX_REMEMBERED_ID = 200;
 
+/** The in-memory key of a pair; undefined for a long, made-up id, which is never remembered. */
+const rememberedAs = (clientId: string, ip: string) => (clientId.length <= MAX_REMEMBERED_ID ? `${clientId}\n${ip}` : undefined);
+
 export function createClientAuthLimits(store: LimiterStore, limit: FailureLimit, now: () => number = performance.now.bind(performance)): ClientAuthLimits {
   const limiter = store({ name: 'client-auth', points: limit.maxFailures, durationSeconds: limit.windowSeconds });
   /** "client id, newline, IP" -> until when that pair is known to have no failures. */
   const clean = new Map<string, number>();
   return {
     async check(clientId, ip) {
-      // Remembered by the plain pair (no digest to compute on the way in); a long, made-up id is not remembered.
-      const pair = clientId.length <= MAX_REMEMBERED_ID ? `${clientId}\n${ip}` : undefined;
+      // Remembered by the plain pair: no digest to compute on the way in.
+      const pair = rememberedAs(clientId, ip);
       if (pair !== undefined && (clean.get(pair) ?? 0) > now()) return { ok: true };
       const counted = await peek(limiter, keyOf(clientId, ip));
       if (!counted) {
@@ -59,7 +62,8 @@ export function createClientAuthLimits(store: LimiterStore, limit: FailureLimit,
     },
     async recordFailure(clientId, ip) {
       const key = keyOf(clientId, ip);
-      clean.delete(`${clientId}\n${ip}`);
+      const pair = rememberedAs(clientId, ip);
+      if (pair !== undefined) clean.delete(pair);
       const counted = await storeCall(() => limiter.penalty(key, 1));
       if (counted.consumedPoints >= limit.maxFailures) await storeCall(() => limiter.block(key, limit.blockSeconds));
     },

@@ -1,4 +1,4 @@
-import { access, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 
 /** The pool threads' nice value: the event loop (0) gets about nine tenths of a contended core; never 19, which all but stops them. */
@@ -17,8 +17,7 @@ export type PriorityOutcome = { threads: number; reason?: string };
 export async function lowerWorkerPriority(nice = WORKER_NICE): Promise<PriorityOutcome> {
   let tasks: string[];
   try {
-    // Any request to the pool starts all of its threads; this one makes sure they exist before the scan.
-    await access('/proc/self/task');
+    // Any request to the pool starts all of its threads, so once this one answers they all exist.
     tasks = await readdir('/proc/self/task');
   } catch {
     return { threads: 0, reason: 'no /proc/self/task (not Linux)' };

@@ -167,10 +167,8 @@ function createRedisAdapter(redis: Redis & AdapterScripts, keys: Keys, model: st
   /** Queues removal of every index entry of a stored record (before an overwrite or a destroy). */
   function removeIndexes(multi: ChainableCommander, id: string, payload: AdapterPayload): void {
     removeSecondaryIndexes(multi, keys, id, payload);
-    const grantId = grantIdOf(payload);
-    if (grantable && grantId) multi.srem(keys.grant(grantId), keys.record(model, id));
-    const accountId = accountIdOf(payload);
-    if (ACCOUNT_MODELS.has(model) && accountId) multi.srem(keys.account(accountId), keys.record(model, id));
+    const { grant, account } = indexKeys(payload);
+    for (const set of [grant, account]) if (set) multi.srem(set, keys.record(model, id));
   }
 
   /**
